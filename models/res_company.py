@@ -181,6 +181,7 @@ class ResCompany(models.Model):
         """Company whose webhook token equals `token`, compared in constant time."""
         if not token or len(token) > 256:
             return self.browse()
+        self.flush_model(["vpbx_webhook_token"])
         self.env.cr.execute(
             "SELECT id, vpbx_webhook_token FROM res_company WHERE vpbx_webhook_token IS NOT NULL"
         )

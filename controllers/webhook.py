@@ -1,0 +1,98 @@
+"""POST /vpbx/webhook/<token>: call records pushed by the PBX.
+
+The token in the URL identifies the company (compared in constant time). The body is stored raw
+as a vpbx.webhook.event and COMMITTED before anything else; only then is it processed. Answers
+(always JSON): 403 unknown token (nothing stored), 413 body over 1 MiB, 400 body that cannot be
+read or has no call id (stored as rejected), 200 once stored, even if processing then fails (the
+event is then 'failed' and retried by the cron). Never a 500 because of a body.
+"""
+
+import logging
+from urllib.parse import urlencode
+
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from odoo import SUPERUSER_ID, http
+from odoo.http import request
+
+_logger = logging.getLogger(__name__)
+
+MAX_BODY = 1024 * 1024
+FORM_MIMETYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+READ_CHUNK = 64 * 1024
+
+
+def _read_body(httprequest, limit):
+    """At most `limit` bytes of the body, whatever the Content-Length says (chunked bodies too).
+
+    Odoo's HTTPRequest wrapper does not expose werkzeug's ``stream``, and ``get_data()`` reads a
+    chunked body to its end, however long.
+    """
+    wrapped = getattr(httprequest, "_HTTPRequest__wrapped", None)
+    if wrapped is None:
+        return httprequest.get_data()[:limit]
+    stream = wrapped.stream
+    chunks, size = [], 0
+    while size < limit:
+        chunk = stream.read(min(READ_CHUNK, limit - size))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
+
+
+def _answer(http_status, **data):
+    return request.make_json_response(data, status=http_status)
+
+
+class VpbxWebhookController(http.Controller):
+    @http.route(
+        "/vpbx/webhook/<string:token>",
+        type="http",
+        auth="none",
+        methods=["POST"],
+        csrf=False,
+        save_session=False,
+        readonly=False,  # auth="none" routes default to a read-only cursor
+        # also caps the form parser, which reads form bodies before this method runs
+        max_content_length=MAX_BODY,
+    )
+    def vpbx_webhook(self, token, **_params):
+        try:
+            return self._vpbx_webhook(token)
+        except RequestEntityTooLarge:
+            return _answer(413, status="error", error="payload_too_large", limit=MAX_BODY)
+        except Exception:
+            # the database or the server failed, not the body: ask the PBX to send it again
+            _logger.exception("VPBX webhook: the delivery could not be stored")
+            return _answer(503, status="error", error="unavailable")
+
+    def _vpbx_webhook(self, token):
+        env = request.env(user=SUPERUSER_ID, su=True)
+        company = env["res.company"]._vpbx_company_from_webhook_token(token)
+        if not company:
+            return _answer(403, status="error", error="unknown_token")
+        httprequest = request.httprequest
+        length = httprequest.content_length
+        if length is not None and length > MAX_BODY:
+            return _answer(413, status="error", error="payload_too_large", limit=MAX_BODY)
+        content_type = httprequest.headers.get("Content-Type") or ""
+        if httprequest.mimetype in FORM_MIMETYPES:
+            # werkzeug parsed (and consumed) the form before the route was called
+            body = urlencode(list(httprequest.form.items(multi=True))).encode()
+            content_type = "application/x-www-form-urlencoded"
+        else:
+            body = _read_body(httprequest, MAX_BODY + 1)
+            if len(body) > MAX_BODY:
+                return _answer(413, status="error", error="payload_too_large", limit=MAX_BODY)
+
+        event = env["vpbx.webhook.event"]._vpbx_store(
+            company, body, content_type, httprequest.remote_addr
+        )
+        env.cr.commit()  # stored: from here on the delivery is never lost
+        if event.state == "new":
+            event._vpbx_process(commit=True)
+        if event.state == "rejected":
+            return _answer(400, status="rejected", event_id=event.id, error=event.error)
+        return _answer(200, status="ok", event_id=event.id, state=event.state)

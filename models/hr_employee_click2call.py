@@ -1,0 +1,41 @@
+from odoo import fields, models
+
+
+class HrEmployee(models.Model):
+    """Click-to-call from an employee's work phone or mobile, and their own caller ID."""
+
+    _inherit = "hr.employee"
+
+    # not on hr.employee.public: colleagues do not need it, so it carries groups
+    vpbx_hotline = fields.Char(
+        string="VPBX Hotline",
+        groups="hr.group_hr_user",
+        help="Outbound number (caller ID) of this employee's click-to-calls; empty: the"
+        " company's hotline.",
+    )
+
+    def _vpbx_click2call_field(self, fname):
+        self.ensure_one()
+        return self.env["vpbx.click2call"]._vpbx_click2call(self[fname], company=self.company_id)
+
+    def action_vpbx_call_work_phone(self):
+        return self._vpbx_click2call_field("work_phone")
+
+    def action_vpbx_call_mobile_phone(self):
+        return self._vpbx_click2call_field("mobile_phone")
+
+
+class HrEmployeePublic(models.Model):
+    """Non-HR users open employees through the public form: the same actions live here."""
+
+    _inherit = "hr.employee.public"
+
+    def _vpbx_click2call_field(self, fname):
+        self.ensure_one()
+        return self.env["vpbx.click2call"]._vpbx_click2call(self[fname], company=self.company_id)
+
+    def action_vpbx_call_work_phone(self):
+        return self._vpbx_click2call_field("work_phone")
+
+    def action_vpbx_call_mobile_phone(self):
+        return self._vpbx_click2call_field("mobile_phone")

@@ -1,0 +1,87 @@
+from odoo import api, fields, models
+
+from .vpbx_partner_phone import DEFAULT_REGION, KEY_FIELDS
+
+USER = "sentech_vpbx.group_vpbx_user"
+#: A write touching one of these rewrites the contact's phone keys (the country gives the region
+#: of numbers written without +; active and company decide who may match).
+KEY_TRIGGERS = frozenset(KEY_FIELDS) | {"company_id", "country_id", "active"}
+#: Calls listed on the contact form.
+LATEST_CALLS = 10
+
+
+class ResPartner(models.Model):
+    _inherit = "res.partner"
+
+    vpbx_call_count = fields.Integer(
+        string="Calls", compute="_compute_vpbx_call_count", groups=USER
+    )
+    vpbx_latest_call_ids = fields.Many2many(
+        "vpbx.call",
+        string="Latest Calls",
+        compute="_compute_vpbx_latest_call_ids",
+        groups=USER,
+    )
+
+    def _vpbx_call_domain(self):
+        """Calls of this contact and of its child contacts."""
+        self.ensure_one()
+        return [("partner_id", "child_of", self.id)]
+
+    def _compute_vpbx_call_count(self):
+        Call = self.env["vpbx.call"]
+        for partner in self:
+            partner.vpbx_call_count = (
+                Call.search_count(partner._vpbx_call_domain()) if partner.id else 0
+            )
+
+    def _compute_vpbx_latest_call_ids(self):
+        Call = self.env["vpbx.call"]
+        for partner in self:
+            partner.vpbx_latest_call_ids = (
+                Call.search(partner._vpbx_call_domain(), limit=LATEST_CALLS) if partner.id else Call
+            )
+
+    def action_vpbx_open_calls(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id("sentech_vpbx.action_vpbx_call")
+        action["domain"] = self._vpbx_call_domain()
+        action["context"] = {"default_partner_id": self.id}
+        action["display_name"] = self.env._("Calls of %(name)s", name=self.display_name)
+        return action
+
+    # ------------------------------------------------------------------ phone keys
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        partners = super().create(vals_list)
+        with_numbers = partners.filtered(lambda p: p.phone or p.mobile)
+        if with_numbers:
+            with_numbers._vpbx_update_phone_keys(new=True)
+        return partners
+
+    def write(self, vals):
+        result = super().write(vals)
+        if not KEY_TRIGGERS.isdisjoint(vals):
+            self._vpbx_update_phone_keys()
+        return result
+
+    def _vpbx_update_phone_keys(self, new=False):
+        """Rewrite the phone keys of these contacts, then link earlier unlinked calls to them.
+
+        Region of a number: the contact's country, else its company's country, else Vietnam.
+        """
+        Phone = self.env["vpbx.partner.phone"].sudo()
+        rows = []
+        for partner in self:
+            region = partner.country_id.code or partner.company_id.country_id.code or DEFAULT_REGION
+            rows += Phone._vpbx_rows(
+                partner.id,
+                partner.company_id.id or None,
+                region,
+                [(fname, partner[fname]) for fname in KEY_FIELDS],
+            )
+        Phone._vpbx_replace(self.ids, rows, delete=not new)
+        keys = list({row[2] for row in rows})
+        if keys:
+            self.env["vpbx.call"].sudo()._vpbx_relink_unlinked(keys)

@@ -1,0 +1,514 @@
+"""The call log: one record per PBX call, whatever path its data came from.
+
+Entry point for every source of call data (webhook events, the history sync, click-to-call):
+``vpbx.call._vpbx_upsert_records(company, records)`` with ``CallRecord`` objects from
+``services.call_record.parse_record``. It works in the caller's transaction; a caller that owns
+its transaction (a webhook delivery, a cron, a sync page) wraps it in
+``vpbx.call._vpbx_in_new_transaction(func)``, which commits and, on a concurrency error
+(serialization failure, unique violation of the same call inserted by another worker), rolls
+back and runs ``func`` again in a NEW transaction: under REPEATABLE READ a savepoint would keep
+the old snapshot, in which the other worker's row stays invisible.
+"""
+
+import logging
+import random
+import time
+from datetime import datetime, timedelta
+from datetime import time as dt_time
+
+import pytz
+from markupsafe import Markup
+from psycopg2 import errors as pg_errors
+
+from odoo import Command, api, fields, models
+
+from ..services.phone import format_display, phone_keys
+
+_logger = logging.getLogger(__name__)
+
+#: Errors after which the same work may succeed in a new transaction.
+CONCURRENCY_ERRORS = (
+    pg_errors.SerializationFailure,
+    pg_errors.UniqueViolation,
+    pg_errors.DeadlockDetected,
+    pg_errors.LockNotAvailable,
+)
+TRANSACTION_ATTEMPTS = 5
+#: CallRecord attribute -> vpbx.call field, copied when the record carries a value.
+RECORD_FIELDS = {
+    "call_uuid": "call_uuid",
+    "direction": "direction",
+    "customer_number": "customer_number",
+    "extension": "extension",
+    "hotline": "hotline",
+    "start_time": "start_time",
+    "answer_time": "answer_time",
+    "end_time": "end_time",
+    "duration": "duration",
+    "talk_duration": "talk_duration",
+    "recording_url": "recording_url",
+    "disposition": "disposition",
+    "agent_name": "agent_name",
+    "customer_name": "customer_name",
+}
+#: Final statuses of an inbound call that ask for a call back.
+CALLBACK_STATUSES = ("missed", "busy", "failed")
+CALLBACK_ACTIVITY = "sentech_vpbx.mail_activity_type_vpbx_callback"
+
+
+def _format_seconds(seconds):
+    seconds = int(seconds or 0)
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+class VpbxCall(models.Model):
+    _name = "vpbx.call"
+    _description = "VPBX Call"
+    _inherit = ["mail.thread", "mail.activity.mixin"]
+    _order = "start_time desc, id desc"
+
+    _sql_constraints = [
+        (
+            "vpbx_call_id_company_uniq",
+            "unique(company_id, vpbx_call_id)",
+            "A PBX call can be logged only once per company.",
+        ),
+    ]
+
+    vpbx_call_id = fields.Char(
+        string="PBX Call ID",
+        required=True,
+        readonly=True,
+        copy=False,
+        help="The call's stable id on the PBX (transaction_id, else call_uuid).",
+    )
+    call_uuid = fields.Char(string="Call UUID", readonly=True, copy=False, index="btree_not_null")
+    company_id = fields.Many2one(
+        "res.company",
+        string="Company",
+        required=True,
+        readonly=True,
+        index=True,
+        default=lambda self: self.env.company,
+    )
+    direction = fields.Selection(
+        [("inbound", "Inbound"), ("outbound", "Outbound"), ("internal", "Internal")],
+        string="Direction",
+        required=True,
+        default="inbound",
+    )
+    status = fields.Selection(
+        [
+            ("calling", "Calling"),
+            ("ringing", "Ringing"),
+            ("in_progress", "In Progress"),
+            ("answered", "Answered"),
+            ("missed", "Missed"),
+            ("busy", "Busy"),
+            ("failed", "Failed"),
+        ],
+        string="Status",
+        required=True,
+        default="ringing",
+        index=True,
+    )
+    is_final = fields.Boolean(
+        string="Ended", readonly=True, help="The PBX sent the final record of this call."
+    )
+    disposition = fields.Char(string="PBX Disposition", readonly=True)
+    customer_number = fields.Char(string="Customer Number", help="As sent by the PBX.")
+    customer_number_normalized = fields.Char(
+        string="Normalized Number", readonly=True, index=True, help="E.164 form of the number."
+    )
+    customer_number_alt_key = fields.Char(
+        string="Other Reading of the Number",
+        readonly=True,
+        index="btree_not_null",
+        help="The number read in an older numbering plan, when it has one (e.g. 08 3823 4567:"
+        " a mobile today, an old Ho Chi Minh City landline before 2017).",
+    )
+    customer_name = fields.Char(string="Customer Name (PBX)", readonly=True)
+    partner_id = fields.Many2one("res.partner", string="Contact", index=True, ondelete="set null")
+    is_ambiguous = fields.Boolean(
+        string="Ambiguous Contact",
+        readonly=True,
+        help="Several contacts have this number; see Candidates. The contact was chosen by the"
+        " rule: today's reading of the number first, then the contact of this number's latest"
+        " call, then a company rather than one of its people, then the oldest contact.",
+    )
+    candidate_partner_ids = fields.Many2many(
+        "res.partner",
+        "vpbx_call_candidate_partner_rel",
+        "call_id",
+        "partner_id",
+        string="Candidates",
+        readonly=True,
+    )
+    employee_id = fields.Many2one(
+        "hr.employee", string="Agent", index="btree_not_null", ondelete="set null"
+    )
+    user_id = fields.Many2one("res.users", string="User", index=True, ondelete="set null")
+    agent_name = fields.Char(string="Agent Name (PBX)", readonly=True)
+    extension = fields.Char(string="Extension")
+    hotline = fields.Char(string="Hotline")
+    start_time = fields.Datetime(string="Start", index=True)
+    answer_time = fields.Datetime(string="Answered At")
+    end_time = fields.Datetime(string="End")
+    duration = fields.Integer(string="Duration (s)", aggregator="sum")
+    talk_duration = fields.Integer(string="Talk Time (s)", aggregator="sum")
+    duration_display = fields.Char(string="Duration", compute="_compute_duration_display")
+    recording_url = fields.Char(string="Recording")
+    callback_activity_id = fields.Many2one(
+        "mail.activity", string="Call Back Activity", readonly=True, ondelete="set null"
+    )
+    webhook_event_ids = fields.Many2many(
+        "vpbx.webhook.event",
+        "vpbx_webhook_event_call_rel",
+        "call_id",
+        "event_id",
+        string="Webhook Events",
+        readonly=True,
+        groups="sentech_vpbx.group_vpbx_manager",
+    )
+
+    @api.depends("customer_number", "extension", "vpbx_call_id")
+    def _compute_display_name(self):
+        for call in self:
+            number = call.customer_number and format_display(
+                call.customer_number, call.company_id._vpbx_number_region()
+            )
+            call.display_name = number or call.extension or call.vpbx_call_id or ""
+
+    @api.depends("duration")
+    def _compute_duration_display(self):
+        for call in self:
+            call.duration_display = _format_seconds(call.duration)
+
+    # ------------------------------------------------------------------ transactions
+
+    @api.model
+    def _vpbx_in_new_transaction(self, func, attempts=TRANSACTION_ATTEMPTS):
+        """Run ``func()`` and COMMIT; on a concurrency error roll back and retry, each attempt in a
+        new transaction (with a new snapshot). Only for callers owning the cursor (controller,
+        cron, thread): it commits and rolls back everything pending on it.
+        """
+        cr = self.env.cr
+        for attempt in range(1, attempts + 1):
+            try:
+                result = func()
+                self.env.flush_all()
+                cr.commit()
+                return result
+            except CONCURRENCY_ERRORS as error:
+                cr.rollback()
+                self.env.invalidate_all()
+                if attempt == attempts:
+                    raise
+                _logger.info(
+                    "VPBX: %s, retrying in a new transaction (%s/%s)",
+                    type(error).__name__,
+                    attempt,
+                    attempts,
+                )
+                time.sleep(random.uniform(0.0, 0.05 * 2**attempt))
+        return None
+
+    # ------------------------------------------------------------------ upsert
+
+    @api.model
+    def _vpbx_upsert_records(self, company, records, stale=None):
+        """Create or update the calls of `records` (CallRecord) for `company`: THE shared entry.
+
+        Webhook events and the history sync both end here. Per record: the row of
+        (company, call id) is locked (or inserted: the unique index makes a concurrent insert
+        of the same call fail, and the caller retries in a new transaction, where it updates);
+        live records update a live call; the final record completes it; a live record arriving
+        after the final one only fills empty fields. The contact, agent and user are linked;
+        on the transition to final, and only then, the chatter note and the missed-call
+        activity are made. Runs as superuser in the caller's transaction.
+
+        :param stale: optional list receiving the call ids of records that changed nothing
+            because their call had already ended.
+        :return: the vpbx.call records, in the order of `records` (without duplicates).
+        """
+        Call = (
+            self.sudo()
+            .with_company(company)
+            .with_context(mail_create_nolog=True, mail_create_nosubscribe=True, mail_notrack=True)
+        )
+        calls = Call.browse()
+        for record in records:
+            call, applied = Call._vpbx_upsert_record(company, record)
+            if not applied and stale is not None:
+                stale.append(record.call_id)
+            calls |= call
+        return calls.with_env(self.env)
+
+    @api.model
+    def _vpbx_values(self, company, record):
+        vals = {}
+        for attr, fname in RECORD_FIELDS.items():
+            value = getattr(record, attr, None)
+            if value is not None and value != "":
+                vals[fname] = value
+        if "customer_number" in vals:
+            keys = phone_keys(vals["customer_number"], company._vpbx_number_region())
+            vals["customer_number_normalized"] = keys[0] if keys else False
+            vals["customer_number_alt_key"] = keys[1] if len(keys) > 1 else False
+        return vals
+
+    @api.model
+    def _vpbx_upsert_record(self, company, record):
+        """Upsert one CallRecord; returns (call, applied)."""
+        cr = self.env.cr
+        self.flush_model(["vpbx_call_id", "company_id"])
+        cr.execute(
+            "SELECT id FROM vpbx_call WHERE company_id = %s AND vpbx_call_id = %s"
+            " FOR NO KEY UPDATE",
+            [company.id, record.call_id],
+        )
+        row = cr.fetchone()
+        vals = self._vpbx_values(company, record)
+        if row is None:
+            vals.update(
+                company_id=company.id,
+                vpbx_call_id=record.call_id,
+                status=record.status,
+                is_final=record.is_final,
+            )
+            # INSERT now: a concurrent insert of the same call fails here on the unique index
+            call = self.create(vals)
+            was_final = False
+        else:
+            call = self.browse(row[0])
+            was_final = call.is_final
+            if was_final and not record.is_final:
+                # a late live event never undoes the final record; it may fill gaps
+                vals = {fname: value for fname, value in vals.items() if value and not call[fname]}
+                vals.pop("direction", None)
+                if not vals:
+                    return call, False
+            else:
+                vals.update(status=record.status, is_final=record.is_final)
+            number_changed = (
+                "customer_number_normalized" in vals
+                and vals["customer_number_normalized"] != call.customer_number_normalized
+            )
+            if number_changed:
+                vals.update(
+                    partner_id=False, is_ambiguous=False, candidate_partner_ids=[Command.clear()]
+                )
+            if call.employee_id and vals.get("extension", call.extension) != call.extension:
+                # another extension took the call (e.g. a ring group): find its employee again
+                vals.update(employee_id=False, user_id=False)
+            call.write(vals)
+        if not call.partner_id and (
+            call.customer_number_normalized or call.customer_number_alt_key
+        ):
+            call._vpbx_match_partner()
+        if call.extension and not call.employee_id:
+            call._vpbx_match_employee()
+        if call.is_final and not was_final:
+            call._vpbx_on_final()
+        return call, True
+
+    # ------------------------------------------------------------------ linking
+
+    def _vpbx_number_keys(self):
+        self.ensure_one()
+        keys = (self.customer_number_normalized, self.customer_number_alt_key)
+        return [key for key in keys if key]
+
+    def _vpbx_match_partner(self):
+        """Link each call to the contact having its number (see is_ambiguous for the rule)."""
+        Phone = self.env["vpbx.partner.phone"].sudo()
+        for call in self:
+            keys = call._vpbx_number_keys()
+            candidates = Phone._vpbx_find_partners(call.company_id.id, keys)
+            if not candidates:
+                continue
+            if len(candidates) == 1:
+                call.write(
+                    {
+                        "partner_id": candidates[0][0],
+                        "is_ambiguous": False,
+                        "candidate_partner_ids": [Command.clear()],
+                    }
+                )
+                continue
+            call.write(
+                {
+                    "partner_id": call._vpbx_pick_partner(candidates, keys),
+                    "is_ambiguous": True,
+                    "candidate_partner_ids": [Command.set([c[0] for c in candidates])],
+                }
+            )
+
+    def _vpbx_pick_partner(self, candidates, keys):
+        """The one rule for several contacts with the number, in order:
+
+        1. the best reading: a contact holding today's form of the number beats one matched only
+           through an old reading (e.g. 028 3823 4567 vs the 083 mobile of 08 3823 4567);
+        2. the contact this number's latest earlier call was linked to;
+        3. a company rather than one of its people;
+        4. the oldest contact (lowest id).
+        """
+        self.ensure_one()
+        best_score = min(score for _pid, score, _is_company in candidates)
+        best = [c for c in candidates if c[1] == best_score]
+        if len(best) > 1:
+            self.flush_model(["partner_id", "customer_number_normalized", "start_time"])
+            self.env.cr.execute(
+                """
+                SELECT partner_id FROM vpbx_call
+                 WHERE company_id = %s AND customer_number_normalized = ANY(%s)
+                   AND partner_id = ANY(%s) AND id != %s
+              ORDER BY start_time DESC NULLS LAST, id DESC
+                 LIMIT 1
+                """,
+                [self.company_id.id, keys, [c[0] for c in best], self.id],
+            )
+            row = self.env.cr.fetchone()
+            if row:
+                return row[0]
+        best.sort(key=lambda c: (not c[2], c[0]))
+        return best[0][0]
+
+    @api.model
+    def _vpbx_relink_unlinked(self, keys):
+        """Link the unlinked calls whose number has one of `keys` (a contact got that number).
+
+        One indexed query on the two key columns; the matching rule then runs on the few calls
+        found, each against its own company's contacts.
+        """
+        self.flush_model(["partner_id", "customer_number_normalized", "customer_number_alt_key"])
+        self.env.cr.execute(
+            "SELECT id FROM vpbx_call WHERE partner_id IS NULL"
+            " AND (customer_number_normalized = ANY(%s) OR customer_number_alt_key = ANY(%s))",
+            [keys, keys],
+        )
+        ids = [row[0] for row in self.env.cr.fetchall()]
+        if ids:
+            self.browse(ids)._vpbx_match_partner()
+        return ids
+
+    def _vpbx_match_employee(self):
+        """The employee whose extension took the call, in the call's company, and its user."""
+        Employee = self.env["hr.employee"].sudo()
+        for call in self:
+            employee = Employee.search(
+                [("vpbx_extension", "=", call.extension), ("company_id", "=", call.company_id.id)],
+                limit=1,
+                order="id",
+            )
+            if employee:
+                call.write(
+                    {"employee_id": employee.id, "user_id": employee.user_id.id or call.user_id.id}
+                )
+
+    # ------------------------------------------------------------------ when a call ends
+
+    def _vpbx_on_final(self):
+        """Side effects of the transition to final: called once per call."""
+        self.ensure_one()
+        if self.company_id.vpbx_post_call_note and self.partner_id:
+            self._vpbx_post_note()
+        if self.direction == "inbound" and self.status in CALLBACK_STATUSES:
+            self._vpbx_schedule_callback()
+
+    def _vpbx_agent_label(self):
+        return self.employee_id.name or self.agent_name or self.extension or ""
+
+    def _vpbx_post_note(self):
+        self.ensure_one()
+        _ = self.env._
+        direction = dict(self._fields["direction"]._description_selection(self.env))
+        status = dict(self._fields["status"]._description_selection(self.env))
+        text = _(
+            "%(direction)s call, %(status)s, duration %(duration)s",
+            direction=direction.get(self.direction, self.direction),
+            status=status.get(self.status, self.status),
+            duration=_format_seconds(self.duration),
+        )
+        agent = self._vpbx_agent_label()
+        if agent:
+            text = _("%(call)s, agent %(agent)s", call=text, agent=agent)
+        body = Markup("<p>%s</p>") % text
+        if self.recording_url:
+            link = Markup('<p><a href="%s" target="_blank" rel="noopener noreferrer">%s</a></p>')
+            body += link % (self.recording_url, _("Recording"))
+        self.partner_id.message_post(
+            body=body,
+            message_type="comment",
+            subtype_xmlid="mail.mt_note",
+            author_id=self.user_id.partner_id.id or None,
+        )
+
+    def _vpbx_day_bounds(self, user):
+        """UTC bounds of the call's day in the user's time zone (the company's, else UTC)."""
+        tz = pytz.timezone(user.tz or self.env.user.tz or "UTC")
+        moment = self.start_time or fields.Datetime.now()
+        local_day = pytz.utc.localize(moment).astimezone(tz).date()
+        start = tz.localize(datetime.combine(local_day, dt_time.min)).astimezone(pytz.utc)
+        start = start.replace(tzinfo=None)
+        return local_day, start, start + timedelta(days=1)
+
+    def _vpbx_schedule_callback(self):
+        """One open 'Call back' activity per number and day: created once, then updated."""
+        self.ensure_one()
+        user = self.user_id or self.company_id.vpbx_missed_call_user_id
+        number_field, number = (
+            ("customer_number_normalized", self.customer_number_normalized)
+            if self.customer_number_normalized
+            else ("customer_number", self.customer_number)
+        )
+        if not user or not number:
+            return  # nobody to call back, or no number to call
+        day, day_start, day_end = self._vpbx_day_bounds(user)
+        earlier = self.search(
+            [
+                ("id", "!=", self.id),
+                ("company_id", "=", self.company_id.id),
+                (number_field, "=", number),
+                ("callback_activity_id", "!=", False),
+                ("start_time", ">=", day_start),
+                ("start_time", "<", day_end),
+            ],
+            order="start_time desc, id desc",
+            limit=1,
+        )
+        activity = earlier.callback_activity_id
+        label = format_display(self.customer_number, self.company_id._vpbx_number_region())
+        summary = self.env._("Call back %(number)s", number=label)
+        if activity:
+            count = self.search_count([("callback_activity_id", "=", activity.id)]) + 1
+            activity.write(
+                {
+                    "summary": summary,
+                    "note": self.env._(
+                        "%(count)s missed calls from %(number)s today.",
+                        count=count,
+                        number=label,
+                    ),
+                }
+            )
+        else:
+            target = self.partner_id or self
+            activity = target.activity_schedule(
+                CALLBACK_ACTIVITY,
+                date_deadline=day,
+                summary=summary,
+                note=self.env._("Missed call from %(number)s.", number=label),
+                user_id=user.id,
+            )
+        self.callback_activity_id = activity
+
+    # ------------------------------------------------------------------ UI
+
+    def action_vpbx_open_recording(self):
+        self.ensure_one()
+        if not self.recording_url:
+            return False
+        return {"type": "ir.actions.act_url", "url": self.recording_url, "target": "new"}

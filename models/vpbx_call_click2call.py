@@ -1,0 +1,91 @@
+"""Completing a click-to-call: the PBX record finds the call created in the ``calling`` state.
+
+The PBX record carries the call's id (``transaction_id``, else ``call_uuid``). When no call has
+that id yet, the company's pending click-to-call with the same call_uuid is re-keyed to it; if
+the PBX uses an id of its own, the pending call of the same extension and number started within
+the company's match window is. The normal upsert then updates that row.
+"""
+
+from datetime import timedelta
+
+from odoo import api, fields, models
+
+from ..services.phone import phone_keys
+
+
+class VpbxCall(models.Model):
+    _inherit = "vpbx.call"
+
+    vpbx_click2call = fields.Boolean(
+        string="Click-to-Call",
+        readonly=True,
+        copy=False,
+        help="Started from Odoo with a Call button.",
+    )
+
+    @api.model
+    def _vpbx_upsert_record(self, company, record):
+        if record.call_id:
+            self._vpbx_adopt_click2call(company, record)
+        return super()._vpbx_upsert_record(company, record)
+
+    @api.model
+    def _vpbx_adopt_click2call(self, company, record):
+        """Re-key the pending click-to-call of `record` to its call id; returns it (or empty)."""
+        self.flush_model(["vpbx_call_id", "company_id"])
+        self.env.cr.execute(
+            "SELECT 1 FROM vpbx_call WHERE company_id = %s AND vpbx_call_id = %s",
+            [company.id, record.call_id],
+        )
+        if self.env.cr.fetchone():
+            return self.browse()
+        pending = self._vpbx_find_click2call(company, record)
+        if pending:
+            pending.write({"vpbx_call_id": record.call_id})
+        return pending
+
+    @api.model
+    def _vpbx_find_click2call(self, company, record):
+        base = [
+            ("company_id", "=", company.id),
+            ("vpbx_click2call", "=", True),
+            ("is_final", "=", False),
+        ]
+        ids = list({value for value in (record.call_id, record.call_uuid) if value})
+        call = self.search([*base, ("call_uuid", "in", ids)], order="id desc", limit=1)
+        if call:
+            return call
+        minutes = company.vpbx_click2call_match_minutes
+        if (
+            record.direction == "inbound"
+            or not record.extension
+            or not record.customer_number
+            or minutes <= 0
+        ):
+            return call
+        keys = phone_keys(record.customer_number, company._vpbx_number_region())
+        if not keys:
+            return call
+        moment = record.start_time or fields.Datetime.now()
+        window = timedelta(minutes=minutes)
+        candidates = self.search(
+            [
+                *base,
+                ("status", "=", "calling"),
+                ("extension", "=", record.extension),
+                ("start_time", ">=", moment - window),
+                ("start_time", "<=", moment + window),
+                "|",
+                ("customer_number_normalized", "in", keys),
+                ("customer_number_alt_key", "in", keys),
+            ]
+        )
+        # the one started closest to the PBX's start time
+        return min(candidates, key=lambda c: abs(c.start_time - moment), default=call)
+
+    def action_vpbx_call_back(self):
+        """Call the customer of this call again from the user's own extension."""
+        self.ensure_one()
+        return self.env["vpbx.click2call"]._vpbx_click2call(
+            self.customer_number, company=self.company_id, partner=self.partner_id or None
+        )

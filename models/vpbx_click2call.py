@@ -1,0 +1,151 @@
+"""Click-to-call: the PBX rings the user's own extension, then dials the customer.
+
+One entry, ``vpbx.click2call._vpbx_click2call(number, company=, partner=, region=)``, used by the
+Call buttons of contacts, employees and calls. It checks the number before asking the PBX,
+creates the outbound call in the ``calling`` state with the PBX's ``call_uuid``, and the later
+webhook or history record completes that same call (see vpbx_call_click2call.py).
+"""
+
+import logging
+import uuid
+
+from odoo import api, fields, models
+from odoo.exceptions import AccessError, UserError
+
+from ..services.errors import VpbxError
+from ..services.phone import format_display, phone_keys
+
+_logger = logging.getLogger(__name__)
+
+USER = "sentech_vpbx.group_vpbx_user"
+
+
+class VpbxClick2call(models.AbstractModel):
+    _name = "vpbx.click2call"
+    _description = "VPBX Click-to-Call"
+
+    @api.model
+    def _vpbx_check_access(self):
+        if not self.env.user.has_group(USER):
+            raise AccessError(self.env._("Only VPBX users can call through VPBX."))
+
+    @api.model
+    def _vpbx_caller(self, company):
+        """The current user's employee in `company` that has an extension (UserError if none)."""
+        Employee = self.env["hr.employee"].sudo()
+        employees = Employee.search(
+            [("user_id", "=", self.env.uid), ("company_id", "=", company.id)], order="id"
+        )
+        caller = employees.filtered("vpbx_extension")[:1]
+        if caller:
+            return caller
+        if not employees:
+            raise UserError(
+                self.env._(
+                    "You are not linked to an employee in %(company)s, so you have no VPBX"
+                    " extension to call from: ask your manager to link your user to your"
+                    " employee and give it an extension.",
+                    company=company.name,
+                )
+            )
+        raise UserError(
+            self.env._(
+                "Your employee %(employee)s has no VPBX extension in %(company)s: ask a VPBX"
+                " manager to set one before calling.",
+                employee=employees[0].name,
+                company=company.name,
+            )
+        )
+
+    @api.model
+    def _vpbx_click2call(self, number, company=None, partner=None, region=None):
+        """Ask the PBX to connect the current user's extension to `number`.
+
+        :param company: the company of the record called from (default: the current one)
+        :param partner: the contact called, linked to the call
+        :param region: country code for a number written without international prefix
+            (default: the company's)
+        :return: a notification action
+        """
+        self._vpbx_check_access()
+        company = company or self.env.company
+        region = region or company._vpbx_number_region()
+        number = (number or "").strip()
+        if not number:
+            raise UserError(self.env._("There is no phone number to call."))
+        keys = phone_keys(number, region)
+        dial = company._vpbx_click2call_number(number, region) if keys else None
+        if not dial:
+            raise UserError(
+                self.env._("%(number)s is not a valid phone number: check it.", number=number)
+            )
+        display = format_display(number, region)
+        caller = self._vpbx_caller(company)
+        hotline = caller.vpbx_hotline or company.vpbx_hotline or ""
+        try:
+            client = company._vpbx_client()
+            payload = client.click2call(caller.vpbx_extension, hotline, dial)
+        except VpbxError as error:
+            _logger.info(
+                "VPBX click-to-call by user %s (extension %s) refused: %s",
+                self.env.uid,
+                caller.vpbx_extension,
+                error.code,
+            )
+            raise UserError(
+                self.env._(
+                    "Cannot call %(number)s: %(reason)s",
+                    number=display,
+                    reason=company._vpbx_error_message(error),
+                )
+            ) from None
+        call_uuid = payload.get("call_uuid") if isinstance(payload, dict) else None
+        call_uuid = str(call_uuid) if call_uuid else None
+        call = self._vpbx_create_calling(
+            company, caller, hotline, dial, keys, call_uuid, partner=partner
+        )
+        _logger.info(
+            "VPBX click-to-call by user %s (extension %s): call %s, uuid %s",
+            self.env.uid,
+            caller.vpbx_extension,
+            call.id,
+            call_uuid,
+        )
+        return company._vpbx_notify(
+            self.env._("Calling %(number)s — pick up your phone", number=display), "info"
+        )
+
+    @api.model
+    def _vpbx_create_calling(self, company, caller, hotline, dial, keys, call_uuid, partner=None):
+        """The outbound call waiting for the PBX's record; its id is the call_uuid until then."""
+        Call = (
+            self.env["vpbx.call"]
+            .sudo()
+            .with_company(company)
+            .with_context(mail_create_nolog=True, mail_create_nosubscribe=True)
+        )
+        call = Call.create(
+            {
+                # no call_uuid in the answer: a local id the PBX record never has
+                "vpbx_call_id": call_uuid or f"click2call-{uuid.uuid4()}",
+                "call_uuid": call_uuid,
+                "vpbx_click2call": True,
+                "company_id": company.id,
+                "direction": "outbound",
+                "status": "calling",
+                "is_final": False,
+                "customer_number": dial,
+                "customer_number_normalized": keys[0],
+                "customer_number_alt_key": keys[1] if len(keys) > 1 else False,
+                "extension": caller.vpbx_extension,
+                "hotline": hotline or False,
+                "employee_id": caller.id,
+                "user_id": self.env.uid,
+                "agent_name": caller.name,
+                "partner_id": partner.id if partner else False,
+                "start_time": fields.Datetime.now(),
+            }
+        )
+        if not partner:
+            call._vpbx_match_partner()
+        return call

@@ -1,0 +1,221 @@
+"""Every authenticated webhook delivery, stored raw before it is processed.
+
+The controller stores the event and commits, then processes it (``_vpbx_process(commit=True)``);
+the HTTP answer only depends on the event being stored. A failed event stays visible with its
+error and is processed again by the replay button or the retry cron, so a mapping can be fixed
+and the deliveries replayed.
+"""
+
+import logging
+import traceback
+
+from odoo import Command, api, fields, models
+
+from ..services.call_record import PayloadError, parse_body, parse_record
+
+_logger = logging.getLogger(__name__)
+
+#: Processing runs of one event (the controller's first one included) before the cron gives up.
+MAX_EVENT_ATTEMPTS = 5
+#: The cron leaves recent events alone: the controller may still be processing them.
+CRON_DELAY_MINUTES = 2
+CRON_BATCH = 200
+MAX_ERROR_LENGTH = 4000
+
+
+def _lt(source):
+    """Mark a PayloadError reason for the .pot extractor; it is translated when rendered."""
+    return source
+
+
+NOT_UTF8 = _lt("The payload is not valid UTF-8 text")
+NO_RECORD = _lt("The payload holds no call record")
+
+
+class VpbxWebhookEvent(models.Model):
+    _name = "vpbx.webhook.event"
+    _description = "VPBX Webhook Event"
+    _order = "id desc"
+
+    company_id = fields.Many2one(
+        "res.company", string="Company", required=True, readonly=True, index=True
+    )
+    received_at = fields.Datetime(
+        string="Received", required=True, readonly=True, default=fields.Datetime.now, index=True
+    )
+    remote_addr = fields.Char(string="Remote Address", readonly=True)
+    content_type = fields.Char(string="Content Type", readonly=True)
+    body = fields.Text(string="Body", readonly=True)
+    state = fields.Selection(
+        [
+            ("new", "New"),
+            ("processed", "Processed"),
+            ("ignored", "Ignored"),
+            ("failed", "Failed"),
+            ("rejected", "Rejected"),
+        ],
+        string="Status",
+        required=True,
+        default="new",
+        readonly=True,
+        index=True,
+        help="Ignored: every record of the body was a live event of a call that had already"
+        " ended. Rejected: the body cannot be read (nothing to retry until the mapping changes)."
+        " Failed: processing broke; the retry cron tries again.",
+    )
+    error = fields.Text(string="Error", readonly=True)
+    call_ids = fields.Many2many(
+        "vpbx.call",
+        "vpbx_webhook_event_call_rel",
+        "event_id",
+        "call_id",
+        string="Calls",
+        readonly=True,
+    )
+    vpbx_call_id = fields.Char(string="PBX Call ID", readonly=True, index="btree_not_null")
+    attempt_count = fields.Integer(string="Attempts", readonly=True)
+    processed_at = fields.Datetime(string="Processed", readonly=True)
+
+    @api.depends("received_at")
+    def _compute_display_name(self):
+        for event in self:
+            event.display_name = self.env._("Webhook event #%(id)s", id=event.id or "")
+
+    # ------------------------------------------------------------------ storing
+
+    @api.model
+    def _vpbx_store(self, company, body, content_type, remote_addr):
+        """Store a delivery as received (the caller commits). Bytes that are not UTF-8 are kept
+        with replacement characters and rejected at once."""
+        vals = {
+            "company_id": company.id,
+            "content_type": (content_type or "")[:255],
+            "remote_addr": remote_addr,
+        }
+        try:
+            vals["body"] = body.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            vals.update(
+                body=body.decode("utf-8", errors="replace"),
+                state="rejected",
+                error=PayloadError(NOT_UTF8).render(self.env._),
+            )
+        return self.sudo().create(vals)
+
+    # ------------------------------------------------------------------ processing
+
+    def _vpbx_parse(self):
+        """CallRecords of the body; PayloadError when it cannot be read or lacks a call id."""
+        self.ensure_one()
+        items = parse_body(self.body or "", self.content_type)
+        if not items:
+            raise PayloadError(NO_RECORD)
+        mapping = self.company_id._vpbx_call_mapping()
+        return [parse_record(item, mapping) for item in items]
+
+    def _vpbx_process_one(self):
+        """Parse and upsert; sets the state. Raises on a processing failure."""
+        self.ensure_one()
+        try:
+            records = self._vpbx_parse()
+        except PayloadError as error:
+            self.write(
+                {
+                    "state": "rejected",
+                    "error": error.render(self.env._),
+                    "attempt_count": self.attempt_count + 1,
+                    "processed_at": fields.Datetime.now(),
+                }
+            )
+            return
+        call_ids = list(dict.fromkeys(record.call_id for record in records))
+        stale = []
+        calls = self.env["vpbx.call"]._vpbx_upsert_records(self.company_id, records, stale=stale)
+        self.write(
+            {
+                "state": "ignored" if len(stale) == len(records) else "processed",
+                "error": False,
+                "call_ids": [Command.set(calls.ids)],
+                "vpbx_call_id": ", ".join(call_ids)[:255],
+                "attempt_count": self.attempt_count + 1,
+                "processed_at": fields.Datetime.now(),
+            }
+        )
+
+    def _vpbx_mark_failed(self, error):
+        self.ensure_one()
+        _logger.warning(
+            "VPBX webhook event %s of company %s failed: %s",
+            self.id,
+            self.company_id.id,
+            error,
+            exc_info=error,
+        )
+        text = "".join(traceback.format_exception_only(type(error), error)).strip()
+        self.write(
+            {
+                "state": "failed",
+                "error": text[:MAX_ERROR_LENGTH],
+                "attempt_count": self.attempt_count + 1,
+                "processed_at": fields.Datetime.now(),
+            }
+        )
+
+    def _vpbx_process(self, commit=False):
+        """Process the events.
+
+        commit=True (controller, cron: they own the cursor): each event is processed and
+        committed on its own; a concurrency error is retried in a new transaction
+        (``vpbx.call._vpbx_in_new_transaction``); any other error rolls back the work, marks the
+        event failed and commits that.
+        commit=False (buttons): each event in a savepoint of the caller's transaction.
+        """
+        Call = self.env["vpbx.call"]
+        for event in self.sudo():
+            if commit:
+                try:
+                    Call._vpbx_in_new_transaction(event._vpbx_process_one)
+                except Exception as error:  # any failure is recorded, never raised
+                    self.env.cr.rollback()
+                    self.env.invalidate_all()
+                    event._vpbx_mark_failed(error)
+                    self.env.cr.commit()
+            else:
+                try:
+                    with self.env.cr.savepoint():
+                        event._vpbx_process_one()
+                except Exception as error:
+                    event._vpbx_mark_failed(error)
+        return True
+
+    def action_vpbx_replay(self):
+        """Process the selected events again (after a mapping or contact fix)."""
+        self._vpbx_process(commit=False)
+        states = dict(self._fields["state"]._description_selection(self.env))
+        counts = {}
+        for event in self:
+            counts[event.state] = counts.get(event.state, 0) + 1
+        summary = ", ".join(f"{states[state]}: {count}" for state, count in sorted(counts.items()))
+        kind = "warning" if {"failed", "rejected"} & counts.keys() else "success"
+        return self.env.company._vpbx_notify(
+            self.env._(
+                "%(count)s event(s) replayed (%(summary)s).", count=len(self), summary=summary
+            ),
+            kind,
+        )
+
+    @api.model
+    def _cron_vpbx_retry_events(self, limit=CRON_BATCH):
+        """Process new and failed events again, each at most MAX_EVENT_ATTEMPTS times."""
+        cutoff = fields.Datetime.subtract(fields.Datetime.now(), minutes=CRON_DELAY_MINUTES)
+        events = self.sudo().search(
+            [
+                ("state", "in", ("new", "failed")),
+                ("attempt_count", "<", MAX_EVENT_ATTEMPTS),
+                ("received_at", "<=", cutoff),
+            ],
+            order="id",
+            limit=limit,
+        )
+        events._vpbx_process(commit=True)
+        return len(events)

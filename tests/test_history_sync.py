@@ -1,0 +1,423 @@
+"""History sync and range import against the simulator: no call lost, none duplicated."""
+
+import json
+import time
+from datetime import timedelta
+from unittest.mock import patch
+
+from odoo import fields
+from odoo.addons.sentech_vpbx.tools.vpbx_simulator import VpbxSimulator
+from odoo.exceptions import ValidationError
+from odoo.tests import HttpCase, tagged
+
+from ..services import history_sync
+from ..services.call_record import parse_record
+
+KEY = "history-sim-key"
+HOUR = 3600
+
+
+@tagged("post_install", "-at_install")
+class VpbxHistoryCommon(HttpCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.sim = VpbxSimulator(api_key=KEY, seed=5).start()
+        cls.addClassCleanup(cls.sim.stop)
+        cls.company = cls.env.company
+        cls.company.write(
+            {
+                "country_id": cls.env.ref("base.vn").id,
+                "vpbx_missed_call_user_id": False,
+                "vpbx_post_call_note": False,
+            }
+        )
+        cls.Call = cls.env["vpbx.call"]
+
+    def setUp(self):
+        super().setUp()
+        self.sim.reset()
+        self.now = int(time.time())
+        self.company.write(
+            {
+                "vpbx_api_url": self.sim.url,
+                "vpbx_api_key": KEY,
+                "vpbx_auth_mode": "bearer",
+                "vpbx_timeout": 5.0,
+                "vpbx_history_version": "v2",
+                "vpbx_history_time_unit": "ms",
+                "vpbx_sync_overlap": 30,
+                "vpbx_sync_cursor": self.start_cursor(),
+                "vpbx_sync_next_page": 0,
+                "vpbx_sync_last_error": False,
+            }
+        )
+
+    def start_cursor(self):
+        return fields.Datetime.now() - timedelta(hours=4)
+
+    # ------------------------------------------------------------------ helpers
+
+    def generate(self, n, hours=3):
+        """n finished calls that started in the last `hours` hours (all inside the window)."""
+        return self.sim.generate_calls(n, self.now - hours * HOUR, self.now - 120)
+
+    def sync(self, company=None):
+        result = (company or self.company)._vpbx_history_sync()
+        self.env.invalidate_all()
+        return result[(company or self.company).id]
+
+    def call_ids(self):
+        calls = self.Call.search([("company_id", "=", self.company.id)])
+        return calls.mapped("vpbx_call_id")
+
+    def history_requests(self, version="v2"):
+        return self.sim.calls_for(f"history_{version}")
+
+    def at_request(self, endpoint, nth, action):
+        """Run `action()` just before the `nth` request of `endpoint` reaches the simulator
+        (e.g. inject a fault there): a failure in the middle of a run."""
+        sim, seen = self.sim, {"n": 0}
+        take = sim._take_fault
+
+        def take_fault(key):
+            if key == endpoint:
+                seen["n"] += 1
+                if seen["n"] == nth:
+                    action()
+            return take(key)
+
+        return patch.object(sim, "_take_fault", take_fault)
+
+    def assert_exactly(self, records):
+        ids = self.call_ids()
+        self.assertEqual(len(ids), len(set(ids)), "no call is logged twice")
+        self.assertEqual(set(ids), {r["transaction_id"] for r in records})
+
+
+class TestHistorySync(VpbxHistoryCommon):
+    def test_pages_imported_once_then_overlap_adds_nothing(self):
+        records = self.generate(520)
+        cursor_before = self.company.vpbx_sync_cursor
+        result = self.sync()
+        self.assertNotIn("error", result)
+        self.assertEqual(result["count"], 520)
+        self.assertEqual(result["new"], 520)
+        self.assertEqual(result["pages"], 11)
+        self.assert_exactly(records)
+        requests = self.history_requests()
+        self.assertEqual([int(r["query"]["page"]) for r in requests], list(range(1, 12)))
+        self.assertEqual({r["query"]["size"] for r in requests}, {"50"})
+        window_from = requests[0]["json"]["fromDate"]
+        self.assertEqual(window_from, history_sync.to_epoch(cursor_before - timedelta(minutes=30)))
+        company = self.company
+        self.assertGreater(company.vpbx_sync_cursor, cursor_before)
+        self.assertEqual(company.vpbx_sync_last_count, 520)
+        self.assertEqual(company.vpbx_sync_last_new, 520)
+        self.assertFalse(company.vpbx_sync_next_page)
+        self.assertFalse(company.vpbx_sync_last_error)
+        self.assertTrue(company.vpbx_sync_last_run)
+        # every record took the webhook's mapping
+        call = self.Call.search([("vpbx_call_id", "=", records[0]["transaction_id"])])
+        expected = parse_record(records[0], self.company._vpbx_call_mapping())
+        self.assertEqual(call.status, expected.status)
+        self.assertEqual(call.start_time, expected.start_time)
+        self.assertEqual(call.customer_number, expected.customer_number)
+        self.assertTrue(call.is_final)
+
+        # second run: the overlap reads the last 30 minutes again and adds nothing
+        first_cursor = company.vpbx_sync_cursor
+        self.sim.requests_log.clear()
+        result = self.sync()
+        self.assertNotIn("error", result)
+        self.assertEqual(result["new"], 0)
+        self.assertEqual(len(self.call_ids()), 520)
+        self.assertEqual(
+            self.history_requests()[0]["json"]["fromDate"],
+            history_sync.to_epoch(first_cursor - timedelta(minutes=30)),
+        )
+        self.assertEqual(self.company.vpbx_sync_last_new, 0)
+        self.assertGreaterEqual(self.company.vpbx_sync_cursor, first_cursor)
+
+    def test_calls_received_by_webhook_are_not_duplicated(self):
+        records = self.generate(120)
+        token = self.company._vpbx_ensure_webhook_token()
+        self.env.flush_all()
+        # one by HTTP, one straight through the shared upsert
+        response = self.url_open(
+            f"/vpbx/webhook/{token}",
+            data=json.dumps(records[0]),
+            headers={"Content-Type": "application/json"},
+        )
+        self.assertEqual(response.status_code, 200)
+        self.Call._vpbx_upsert_records(
+            self.company, [parse_record(records[1], self.company._vpbx_call_mapping())]
+        )
+        self.env.flush_all()
+        self.env.invalidate_all()
+        self.assertEqual(len(self.call_ids()), 2)
+        result = self.sync()
+        self.assertEqual(result["count"], 120)
+        self.assertEqual(result["new"], 118)
+        self.assert_exactly(records)
+        webhook_call = self.Call.search([("vpbx_call_id", "=", records[0]["transaction_id"])])
+        self.assertTrue(webhook_call.sudo().webhook_event_ids, "still the webhook's call")
+
+    def test_token_expiry_between_pages(self):
+        records = self.generate(160)
+        with self.at_request("history_v2", 3, self.sim.expire_tokens):
+            result = self.sync()
+        self.assertNotIn("error", result)
+        self.assertEqual(self.sim.auth_count, 2, "one new token, fetched in the middle")
+        self.assert_exactly(records)
+        pages = [int(r["query"]["page"]) for r in self.history_requests()]
+        self.assertEqual(pages, [1, 2, 3, 3, 4], "the refused page is asked again")
+
+    def test_token_expired_fault_mid_run(self):
+        records = self.generate(160)
+        with self.at_request(
+            "history_v2", 3, lambda: self.sim.inject_fault("history_v2", "token_expired")
+        ):
+            result = self.sync()
+        self.assertNotIn("error", result)
+        self.assertEqual(self.sim.auth_count, 2)
+        self.assert_exactly(records)
+
+    def test_server_error_then_resume(self):
+        records = self.generate(200)
+        cursor_before = self.company.vpbx_sync_cursor
+        # more 500s than the client retries: the run stops at page 3
+        with (
+            self.at_request(
+                "history_v2", 3, lambda: self.sim.inject_fault("history_v2", "http_500", count=5)
+            ),
+            self.assertLogs("odoo.addons.sentech_vpbx.models.res_company_sync", "WARNING"),
+        ):
+            result = self.sync()
+        self.assertIn("500", result["error"])
+        company = self.company
+        self.assertEqual(company.vpbx_sync_cursor, cursor_before, "the cursor did not move")
+        self.assertEqual(company.vpbx_sync_next_page, 3, "pages 1 and 2 are stored")
+        self.assertIn("500", company.vpbx_sync_last_error)
+        self.assertEqual(len(self.call_ids()), 100)
+        window = self.history_requests()[0]["json"]
+
+        self.sim.clear_faults()
+        self.sim.requests_log.clear()
+        result = self.sync()
+        self.assertNotIn("error", result)
+        self.assert_exactly(records)
+        resumed = self.history_requests()
+        self.assertEqual(int(resumed[0]["query"]["page"]), 3, "resumes at the failed page")
+        self.assertEqual(resumed[0]["json"], window, "in the same window")
+        self.assertEqual(int(resumed[2]["query"]["page"]), 1, "then a new window up to now")
+        self.assertGreater(self.company.vpbx_sync_cursor, cursor_before)
+        self.assertFalse(self.company.vpbx_sync_last_error)
+        self.assertFalse(self.company.vpbx_sync_next_page)
+
+    def test_timeout_then_resume(self):
+        records = self.generate(110)
+        self.company.vpbx_timeout = 0.5
+        with (
+            self.at_request(
+                "history_v2", 2, lambda: self.sim.inject_fault("history_v2", "slow", delay=1.5)
+            ),
+            self.assertLogs("odoo.addons.sentech_vpbx.models.res_company_sync", "WARNING"),
+        ):
+            result = self.sync()
+        self.assertIn("error", result)
+        self.assertEqual(self.company.vpbx_sync_next_page, 2)
+        self.assertEqual(len(self.call_ids()), 50)
+        result = self.sync()
+        self.assertNotIn("error", result)
+        self.assert_exactly(records)
+
+    def test_rate_limit_then_success(self):
+        records = self.generate(150)
+        with self.at_request(
+            "history_v2", 2, lambda: self.sim.inject_fault("history_v2", "rate_limit")
+        ):
+            result = self.sync()
+        self.assertNotIn("error", result)
+        self.assert_exactly(records)
+        pages = [int(r["query"]["page"]) for r in self.history_requests()]
+        self.assertEqual(pages, [1, 2, 2, 3])
+
+    def test_v3(self):
+        records = self.generate(75)
+        self.company.vpbx_history_version = "v3"
+        result = self.sync()
+        self.assertNotIn("error", result)
+        self.assert_exactly(records)
+        self.assertFalse(self.history_requests("v2"))
+        requests = self.history_requests("v3")
+        self.assertEqual(len(requests), 2)
+        self.assertIn("fromDate", requests[0]["json"]["filter"])
+
+    def test_seconds_unit(self):
+        records = self.generate(30)
+        self.company.vpbx_history_time_unit = "s"
+        self.sync()
+        self.assert_exactly(records)
+        self.assertLess(self.history_requests()[0]["json"]["toDate"], 1e12)
+
+    def test_unreadable_record_is_skipped(self):
+        records = self.generate(10)
+        self.sim.add_call(transaction_id="", call_uuid=None, time_start_call=self.now - 600)
+        result = self.sync()
+        self.assertNotIn("error", result)
+        self.assertEqual(result["skipped"], 1)
+        self.assert_exactly(records)
+
+    def test_cron_goes_on_after_a_failing_company(self):
+        records = self.generate(40)
+        other = self.env["res.company"].create(
+            {"name": "VPBX Wrong Key Co", "vpbx_api_url": self.sim.url, "vpbx_api_key": "wrong"}
+        )
+        unconfigured = self.env["res.company"].create({"name": "VPBX Not Configured Co"})
+        self.assertTrue(other.vpbx_sync_enabled, "on once URL and key are set")
+        self.assertFalse(unconfigured.vpbx_sync_enabled)
+        other.vpbx_sync_cursor = self.company.vpbx_sync_cursor
+        with self.assertLogs("odoo.addons.sentech_vpbx.models.res_company_sync", "WARNING"):
+            self.env["res.company"]._cron_vpbx_sync()
+        self.env.invalidate_all()
+        self.assertIn("api_key_invalid", other.vpbx_sync_last_error)
+        self.assertFalse(self.company.vpbx_sync_last_error)
+        self.assertFalse(unconfigured.vpbx_sync_last_attempt, "not tried")
+        self.assert_exactly(records)
+
+    def test_sync_disabled_is_skipped(self):
+        self.generate(5)
+        self.company.vpbx_sync_enabled = False
+        self.env["res.company"]._cron_vpbx_sync()
+        self.assertFalse(self.history_requests())
+
+    def test_sync_now_button(self):
+        self.generate(20)
+        settings = self.env["res.config.settings"].create({})
+        action = settings.action_vpbx_sync_now()
+        self.assertEqual(action["params"]["type"], "success")
+        self.assertIn("20", action["params"]["message"])
+        self.env.invalidate_all()
+        self.assertEqual(len(self.call_ids()), 20)
+
+
+class TestHistoryImport(VpbxHistoryCommon):
+    def start_cursor(self):
+        return fields.Datetime.now()
+
+    def new_import(self, days=90):
+        now = fields.Datetime.now()
+        return self.env["vpbx.history.import"].create(
+            {"date_from": now - timedelta(days=days), "date_to": now}
+        )
+
+    def run_cron(self, pages):
+        done = self.env["vpbx.history.import"]._cron_vpbx_history_import(max_pages=pages)
+        self.env.invalidate_all()
+        return done
+
+    def test_range_import_in_batches(self):
+        records = self.sim.generate_calls(260, self.now - 60 * 86400, self.now - 3600)
+        task = self.new_import()
+        self.assertEqual(task.state, "draft")
+        cron = self.env.ref("sentech_vpbx.ir_cron_vpbx_history_import")
+        Trigger = self.env["ir.cron.trigger"]
+        triggers = Trigger.search_count([("cron_id", "=", cron.id)])
+        task.action_start()
+        self.assertEqual(task.state, "running")
+        self.assertGreater(Trigger.search_count([("cron_id", "=", cron.id)]), triggers)
+        self.env.flush_all()
+
+        self.assertEqual(self.run_cron(2), 2)
+        self.assertEqual(task.state, "running")
+        self.assertEqual(task.pages_done, 2)
+        self.assertEqual(task.total_pages, 6)
+        self.assertEqual(task.pages_left, 4)
+        self.assertEqual(task.record_count, 100)
+        self.assertEqual(task.next_page, 3)
+        self.assertAlmostEqual(task.progress, 100 * 2 / 6)
+        triggers = Trigger.search_count([("cron_id", "=", cron.id)])
+
+        self.run_cron(2)
+        self.assertEqual(task.pages_done, 4)
+        self.assertEqual(task.record_count, 200)
+        self.assertGreater(
+            Trigger.search_count([("cron_id", "=", cron.id)]), triggers, "work left: again"
+        )
+        triggers = Trigger.search_count([("cron_id", "=", cron.id)])
+
+        self.run_cron(5)
+        self.assertEqual(task.state, "done")
+        self.assertEqual(task.pages_done, 6)
+        self.assertEqual(task.pages_left, 0)
+        self.assertEqual(task.record_count, 260)
+        self.assertEqual(task.new_count, 260)
+        self.assertTrue(task.finished_at)
+        self.assert_exactly(records)
+        self.assertEqual(
+            Trigger.search_count([("cron_id", "=", cron.id)]), triggers, "nothing left to do"
+        )
+        window = self.history_requests()[0]["json"]
+        self.assertEqual(window["fromDate"], history_sync.to_epoch(task.date_from))
+        self.assertEqual(window["toDate"], history_sync.to_epoch(task.date_to))
+
+        # the same range again adds nothing
+        again = self.new_import()
+        again.action_start()
+        self.env.flush_all()
+        self.run_cron(10)
+        self.assertEqual(again.state, "done")
+        self.assertEqual(again.record_count, 260)
+        self.assertEqual(again.new_count, 0)
+        self.assert_exactly(records)
+
+    def test_import_failure_is_retried_then_finishes(self):
+        records = self.sim.generate_calls(120, self.now - 10 * 86400, self.now - 3600)
+        task = self.new_import(days=30)
+        task.action_start()
+        self.env.flush_all()
+        self.sim.inject_fault("history_v2", "http_500", count=3)
+        with self.assertLogs("odoo.addons.sentech_vpbx.models.vpbx_history_import", "WARNING"):
+            self.run_cron(10)
+        self.assertEqual(task.state, "running", "a passing failure is tried again later")
+        self.assertEqual(task.failure_count, 1)
+        self.assertIn("500", task.last_error)
+        self.assertEqual(task.pages_done, 0)
+        self.run_cron(10)
+        self.assertEqual(task.state, "done")
+        self.assertFalse(task.last_error)
+        self.assertEqual(task.record_count, 120)
+        self.assert_exactly(records)
+
+    def test_import_permanent_error_fails_then_resumes(self):
+        records = self.sim.generate_calls(120, self.now - 10 * 86400, self.now - 3600)
+        task = self.new_import(days=30)
+        task.action_start()
+        self.env.flush_all()
+        self.run_cron(1)
+        self.assertEqual(task.pages_done, 1)
+        self.sim.inject_fault("history_v2", "error", code="permission_denied")
+        with self.assertLogs("odoo.addons.sentech_vpbx.models.vpbx_history_import", "WARNING"):
+            self.run_cron(10)
+        self.assertEqual(task.state, "failed")
+        self.assertIn("permission_denied", task.last_error)
+        self.assertEqual(task.next_page, 2)
+        task.action_start()
+        self.env.flush_all()
+        self.run_cron(10)
+        self.assertEqual(task.state, "done")
+        self.assertEqual(task.pages_done, 3)
+        self.assert_exactly(records)
+
+    def test_stop_and_dates(self):
+        task = self.new_import()
+        task.action_start()
+        self.assertEqual(task.state, "running")
+        task.action_stop()
+        self.assertEqual(task.state, "draft")
+        now = fields.Datetime.now()
+        with self.assertRaises(ValidationError):
+            self.env["vpbx.history.import"].create(
+                {"date_from": now, "date_to": now - timedelta(days=1)}
+            )

@@ -1,0 +1,1 @@
+from . import vpbx_provision_result
