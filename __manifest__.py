@@ -32,6 +32,7 @@
         "data/ir_cron_sync_data.xml",
         "views/vpbx_history_import_views.xml",
         "views/res_config_settings_sync_views.xml",
+        "views/vpbx_webhook_event_diagnostics_views.xml",
     ],
     "demo": [
         "demo/res_partner_demo.xml",

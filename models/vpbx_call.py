@@ -411,8 +411,14 @@ class VpbxCall(models.Model):
     # ------------------------------------------------------------------ when a call ends
 
     def _vpbx_on_final(self):
-        """Side effects of the transition to final: called once per call."""
+        """Side effects of the transition to final: called once per call.
+
+        A history import of a past range sets ``vpbx_no_followup``: calls of last month get
+        no chatter note and no call-back activity.
+        """
         self.ensure_one()
+        if self.env.context.get("vpbx_no_followup"):
+            return
         if self.company_id.vpbx_post_call_note and self.partner_id:
             self._vpbx_post_note()
         if self.direction == "inbound" and self.status in CALLBACK_STATUSES:

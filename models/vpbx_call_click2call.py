@@ -31,18 +31,48 @@ class VpbxCall(models.Model):
 
     @api.model
     def _vpbx_adopt_click2call(self, company, record):
-        """Re-key the pending click-to-call of `record` to its call id; returns it (or empty)."""
-        self.flush_model(["vpbx_call_id", "company_id"])
+        """Give `record`'s call id to its pending click-to-call; returns that call (or empty).
+
+        When a call with that id exists already (its live event beat the click-to-call's own
+        row), the pending row is merged into it instead.
+        """
+        self.flush_model(["vpbx_call_id", "company_id", "vpbx_click2call"])
         self.env.cr.execute(
-            "SELECT 1 FROM vpbx_call WHERE company_id = %s AND vpbx_call_id = %s",
+            "SELECT id, vpbx_click2call FROM vpbx_call WHERE company_id = %s AND vpbx_call_id = %s",
             [company.id, record.call_id],
         )
-        if self.env.cr.fetchone():
+        row = self.env.cr.fetchone()
+        if row:
+            if not row[1] and record.direction != "inbound":
+                self._vpbx_merge_click2call(company, record, self.browse(row[0]))
             return self.browse()
         pending = self._vpbx_find_click2call(company, record)
         if pending:
             pending.write({"vpbx_call_id": record.call_id})
         return pending
+
+    @api.model
+    def _vpbx_merge_click2call(self, company, record, call):
+        """Move who called and whom from a pending click-to-call onto `call`, drop the former."""
+        ids = list({value for value in (record.call_id, record.call_uuid) if value})
+        pending = self.search(
+            [
+                ("company_id", "=", company.id),
+                ("vpbx_click2call", "=", True),
+                ("status", "=", "calling"),
+                ("call_uuid", "in", ids),
+                ("id", "!=", call.id),
+            ],
+            limit=1,
+        )
+        if not pending:
+            return
+        vals = {"vpbx_click2call": True}
+        for fname in ("partner_id", "employee_id", "user_id"):
+            if pending[fname] and not call[fname]:
+                vals[fname] = pending[fname].id
+        call.write(vals)
+        pending.unlink()
 
     @api.model
     def _vpbx_find_click2call(self, company, record):

@@ -9,6 +9,8 @@ webhook or history record completes that same call (see vpbx_call_click2call.py)
 import logging
 import uuid
 
+from psycopg2 import errors as pg_errors
+
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError
 
@@ -124,28 +126,47 @@ class VpbxClick2call(models.AbstractModel):
             .with_company(company)
             .with_context(mail_create_nolog=True, mail_create_nosubscribe=True)
         )
-        call = Call.create(
-            {
-                # no call_uuid in the answer: a local id the PBX record never has
-                "vpbx_call_id": call_uuid or f"click2call-{uuid.uuid4()}",
-                "call_uuid": call_uuid,
-                "vpbx_click2call": True,
-                "company_id": company.id,
-                "direction": "outbound",
-                "status": "calling",
-                "is_final": False,
-                "customer_number": dial,
-                "customer_number_normalized": keys[0],
-                "customer_number_alt_key": keys[1] if len(keys) > 1 else False,
-                "extension": caller.vpbx_extension,
-                "hotline": hotline or False,
-                "employee_id": caller.id,
-                "user_id": self.env.uid,
-                "agent_name": caller.name,
-                "partner_id": partner.id if partner else False,
-                "start_time": fields.Datetime.now(),
-            }
-        )
+        ours = {
+            "vpbx_click2call": True,
+            "employee_id": caller.id,
+            "user_id": self.env.uid,
+        }
+        if call_uuid:
+            # a live event of this very call may already be in (the PBX rang the agent first)
+            known = Call.search(
+                [("company_id", "=", company.id), ("vpbx_call_id", "=", call_uuid)], limit=1
+            )
+            if known:
+                if partner and not known.partner_id:
+                    ours["partner_id"] = partner.id
+                known.write(ours)
+                return known
+        vals = {
+            **ours,
+            # no call_uuid in the answer: a local id the PBX record never has
+            "vpbx_call_id": call_uuid or f"click2call-{uuid.uuid4()}",
+            "call_uuid": call_uuid,
+            "company_id": company.id,
+            "direction": "outbound",
+            "status": "calling",
+            "is_final": False,
+            "customer_number": dial,
+            "customer_number_normalized": keys[0],
+            "customer_number_alt_key": keys[1] if len(keys) > 1 else False,
+            "extension": caller.vpbx_extension,
+            "hotline": hotline or False,
+            "agent_name": caller.name,
+            "partner_id": partner.id if partner else False,
+            "start_time": fields.Datetime.now(),
+        }
+        try:
+            with self.env.cr.savepoint():
+                call = Call.create(vals)
+        except pg_errors.UniqueViolation:
+            # a live event committed the call meanwhile (invisible to this transaction): keep
+            # ours under a local id; the PBX's final record merges it into that row
+            vals["vpbx_call_id"] = f"click2call-{uuid.uuid4()}"
+            call = Call.create(vals)
         if not partner:
             call._vpbx_match_partner()
         return call

@@ -35,7 +35,6 @@ class VpbxHistoryImport(models.Model):
         string="Company",
         required=True,
         default=lambda self: self.env.company,
-        readonly=True,
     )
     date_from = fields.Datetime(
         string="From",
@@ -209,7 +208,8 @@ class VpbxHistoryImport(models.Model):
             )
 
             def store(items=items, more=more, page=page, total=total):
-                result = company._vpbx_history_store(items)
+                # months-old calls: no chatter notes, no call-back activities
+                result = company.with_context(vpbx_no_followup=True)._vpbx_history_store(items)
                 vals = {
                     "next_page": page + 1,
                     "pages_done": self.pages_done + 1,

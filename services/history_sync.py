@@ -10,8 +10,8 @@ import calendar
 from datetime import timedelta
 
 PAGE_SIZE = 50
-#: Never page forever when a PBX keeps saying there is more.
-MAX_PAGES = 10000
+#: Never page forever when a PBX keeps saying there is more (5 million records).
+MAX_PAGES = 100000
 #: How far back the very first sync of a company looks (older calls: Import history).
 INITIAL_LOOKBACK = timedelta(days=1)
 #: PostgreSQL advisory lock classes (two int4 keys: class, object id).

@@ -1,5 +1,7 @@
 """Click-to-call from contacts, employees and calls, against the simulator over loopback."""
 
+import time
+
 from odoo.addons.sentech_vpbx.tools.vpbx_simulator import HOTLINES, VpbxSimulator
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import HttpCase, new_test_user, tagged
@@ -15,10 +17,6 @@ LOGGER = "odoo.addons.sentech_vpbx.models.vpbx_click2call"
 
 @tagged("post_install", "-at_install")
 class TestClick2call(HttpCase):
-    # The webhook route is auth="none", so Odoo 18 opens it read-only unless it says
-    # readonly=False; the test cursor enforces that. Not this feature's concern.
-    readonly_enabled = False
-
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
@@ -253,6 +251,71 @@ class TestClick2call(HttpCase):
         other = self.Call.search([("vpbx_call_id", "=", "PBX-LATER-1")])
         self.assertEqual(len(other), 1)
         self.assertNotEqual(other, call)
+
+    def live_event(self, call_id):
+        return {
+            "transaction_id": call_id,
+            "direction": "outbound",
+            "phone_number": MOBILE_NATIONAL,
+            "sip_user": EXT,
+            "state": "ringing",
+            "time_start_call": int(time.time()),
+        }
+
+    def test_live_event_before_the_calling_record(self):
+        """The PBX's live event of the call arrived before click-to-call logged it."""
+        self.assertEqual(self.push(self.live_event("UUID-EARLY")), [200])
+        live = self.Call.search([("vpbx_call_id", "=", "UUID-EARLY")])
+        self.assertEqual(live.status, "ringing")
+        call = (
+            self.env["vpbx.click2call"]
+            .with_user(self.sales)
+            ._vpbx_create_calling(
+                self.company,
+                self.employee.sudo(),
+                HOTLINES[0],
+                MOBILE_NATIONAL,
+                ["+84903111222"],
+                "UUID-EARLY",
+                partner=self.partner,
+            )
+        )
+        self.assertEqual(call, live, "no second row for the same call")
+        self.assertTrue(call.vpbx_click2call)
+        self.assertEqual(call.user_id, self.sales)
+        self.assertEqual(call.status, "ringing")
+
+    def test_pending_row_merged_into_the_pbx_row(self):
+        """A live event committed while click-to-call was creating its row: one call in the end."""
+        self.assertEqual(self.push(self.live_event("UUID-RACE")), [200])
+        pending = self.Call.create(
+            {
+                "vpbx_call_id": "click2call-local-1",
+                "call_uuid": "UUID-RACE",
+                "vpbx_click2call": True,
+                "company_id": self.company.id,
+                "direction": "outbound",
+                "status": "calling",
+                "customer_number": MOBILE_NATIONAL,
+                "extension": EXT,
+                "user_id": self.sales.id,
+                "employee_id": self.employee.id,
+                "partner_id": self.partner.id,
+            }
+        )
+        final = dict(self.live_event("UUID-RACE"), state="cdr", disposition="answered")
+        final.update(bill_sec=12, duration=15, time_end_call=final["time_start_call"] + 15)
+        self.assertEqual(self.push(final), [200])
+        self.assertFalse(pending.exists())
+        call = self.Call.search(
+            ["|", ("call_uuid", "=", "UUID-RACE"), ("vpbx_call_id", "=", "UUID-RACE")]
+        )
+        self.assertEqual(len(call), 1)
+        self.assertEqual(call.vpbx_call_id, "UUID-RACE")
+        self.assertTrue(call.vpbx_click2call)
+        self.assertEqual(call.user_id, self.sales)
+        self.assertEqual(call.status, "answered")
+        self.assertEqual(call.talk_duration, 12)
 
     # ------------------------------------------------------------------ access
     def test_user_without_vpbx_group_cannot_call(self):
