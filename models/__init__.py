@@ -1,21 +1,23 @@
-from . import res_company
-from . import res_config_settings
-from . import res_company_provisioning
-from . import res_config_settings_provisioning
-from . import hr_employee
-from . import res_company_calls
-from . import res_config_settings_calls
-from . import vpbx_partner_phone
-from . import vpbx_call
-from . import vpbx_webhook_event
-from . import res_partner
-from . import hr_employee_calls
-from . import res_company_click2call
-from . import res_config_settings_click2call
-from . import vpbx_click2call
-from . import vpbx_call_click2call
-from . import res_partner_click2call
-from . import hr_employee_click2call
-from . import res_company_sync
-from . import res_config_settings_sync
-from . import vpbx_history_import
+from . import (
+    hr_employee,
+    hr_employee_calls,
+    hr_employee_click2call,
+    res_company,
+    res_company_calls,
+    res_company_click2call,
+    res_company_provisioning,
+    res_company_sync,
+    res_config_settings,
+    res_config_settings_calls,
+    res_config_settings_click2call,
+    res_config_settings_provisioning,
+    res_config_settings_sync,
+    res_partner,
+    res_partner_click2call,
+    vpbx_call,
+    vpbx_call_click2call,
+    vpbx_click2call,
+    vpbx_history_import,
+    vpbx_partner_phone,
+    vpbx_webhook_event,
+)

@@ -186,7 +186,7 @@ class ResCompany(models.Model):
                             "vpbx_sync_last_attempt": fields.Datetime.now(),
                         }
                     )
-                    cr.commit()
+                    cr.commit()  # pylint: disable=invalid-commit
                     results[company_id] = {"error": text}
         return results
 
@@ -204,7 +204,7 @@ class ResCompany(models.Model):
             history_sync.advisory_unlock(cr, history_sync.LOCK_SYNC, self.id)
             raise
         history_sync.advisory_unlock(cr, history_sync.LOCK_SYNC, self.id)
-        cr.commit()
+        cr.commit()  # pylint: disable=invalid-commit
         return result
 
     def _vpbx_sync_run(self):
@@ -229,7 +229,7 @@ class ResCompany(models.Model):
                         "vpbx_sync_last_attempt": now,
                     }
                 )
-                self.env.cr.commit()
+                self.env.cr.commit()  # pylint: disable=invalid-commit
             stats = self._vpbx_sync_pages(client)
             for key, value in stats.items():
                 total[key] += value

@@ -199,7 +199,7 @@ class VpbxCall(models.Model):
             try:
                 result = func()
                 self.env.flush_all()
-                cr.commit()
+                cr.commit()  # pylint: disable=invalid-commit
                 return result
             except CONCURRENCY_ERRORS as error:
                 cr.rollback()

@@ -185,7 +185,7 @@ class VpbxHistoryImport(models.Model):
             self.env.invalidate_all()
             result = self._vpbx_failed(error)
         history_sync.advisory_unlock(cr, history_sync.LOCK_IMPORT, self.id)
-        cr.commit()
+        cr.commit()  # pylint: disable=invalid-commit
         return result
 
     def _vpbx_pages(self, max_pages):

@@ -179,7 +179,7 @@ class VpbxWebhookEvent(models.Model):
                     self.env.cr.rollback()
                     self.env.invalidate_all()
                     event._vpbx_mark_failed(error)
-                    self.env.cr.commit()
+                    self.env.cr.commit()  # pylint: disable=invalid-commit
             else:
                 try:
                     with self.env.cr.savepoint():

@@ -1,13 +1,15 @@
-from . import test_provisioning_service
-from . import test_hr_employee_provisioning
-from . import test_hr_employee_access
-from . import test_vpbx_client
-from . import test_webhook
-from . import test_call_matching
-from . import test_call_followup
-from . import test_company_settings
-from . import test_phone
-from . import test_call_record
-from . import test_click2call
-from . import test_history_sync
-from . import test_webhook_registration
+from . import (
+    test_call_followup,
+    test_call_matching,
+    test_call_record,
+    test_click2call,
+    test_company_settings,
+    test_history_sync,
+    test_hr_employee_access,
+    test_hr_employee_provisioning,
+    test_phone,
+    test_provisioning_service,
+    test_vpbx_client,
+    test_webhook,
+    test_webhook_registration,
+)

@@ -364,9 +364,7 @@ class TestHistoryImport(VpbxHistoryCommon):
         self.assert_exactly(records)
         # ...but two months of history are not two months of follow-ups
         self.assertTrue(
-            any(
-                r["direction"] == "inbound" and r["disposition"] != "answered" for r in records
-            )
+            any(r["direction"] == "inbound" and r["disposition"] != "answered" for r in records)
         )
         self.assertEqual(
             Activity.search_count([("activity_type_id", "=", callback.id)]), activities
