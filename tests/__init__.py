@@ -7,6 +7,7 @@ from . import (
     test_history_sync,
     test_hr_employee_access,
     test_hr_employee_provisioning,
+    test_i18n,
     test_phone,
     test_provisioning_service,
     test_vpbx_client,

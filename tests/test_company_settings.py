@@ -76,6 +76,13 @@ class TestCompanySettings(TransactionCase):
             self.company.action_vpbx_test_connection()
         self.assertEqual(str(caught.exception.args[0]), "API key invalid (api_key_invalid)")
 
+    def test_wrong_key_message_in_vietnamese(self):
+        self.env["res.lang"]._activate_lang("vi_VN")
+        self.company.vpbx_api_key = "wrong-key"
+        with self.assertRaises(UserError) as caught:
+            self.company.with_context(lang="vi_VN").action_vpbx_test_connection()
+        self.assertEqual(caught.exception.args[0], "API key không hợp lệ (api_key_invalid)")
+
     def test_test_connection_refused(self):
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
