@@ -8,7 +8,7 @@
     "author": "SENTECH VPBX integration team",
     "website": "https://github.com/sentech-vpbx/sentech_vpbx",
     "license": "LGPL-3",
-    "depends": ["hr", "contacts", "mail", "phone_validation"],
+    "depends": ["hr", "contacts", "mail", "phone_validation", "sales_team"],
     "external_dependencies": {"python": ["requests", "phonenumbers"]},
     "data": [
         "security/security.xml",
@@ -38,7 +38,9 @@
         "demo/res_partner_demo.xml",
         "demo/hr_employee_demo.xml",
     ],
-    "assets": {},
+    "assets": {
+        "web.assets_tests": ["sentech_vpbx/static/tests/tours/*.js"],
+    },
     "installable": True,
     "application": True,
 }

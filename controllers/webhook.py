@@ -8,6 +8,7 @@ event is then 'failed' and retried by the cron). Never a 500 because of a body.
 """
 
 import logging
+import re
 from urllib.parse import urlencode
 
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -20,6 +21,29 @@ _logger = logging.getLogger(__name__)
 MAX_BODY = 1024 * 1024
 FORM_MIMETYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 READ_CHUNK = 64 * 1024
+WEBHOOK_TOKEN_RE = re.compile(r"(/vpbx/webhook/)[^\s/?#\"]+")
+
+
+class HideWebhookToken(logging.Filter):
+    """Odoo's access log (the ``werkzeug`` logger) shows ``/vpbx/webhook/***``: the token in the
+    URL is the company's webhook secret."""
+
+    def filter(self, record):
+        if isinstance(record.args, tuple) and any(
+            isinstance(arg, str) and "/vpbx/webhook/" in arg for arg in record.args
+        ):
+            record.args = tuple(
+                WEBHOOK_TOKEN_RE.sub(r"\1***", arg) if isinstance(arg, str) else arg
+                for arg in record.args
+            )
+        elif isinstance(record.msg, str) and "/vpbx/webhook/" in record.msg:
+            record.msg = WEBHOOK_TOKEN_RE.sub(r"\1***", record.msg)
+        return True
+
+
+_access_logger = logging.getLogger("werkzeug")
+if not any(type(f).__name__ == "HideWebhookToken" for f in _access_logger.filters):
+    _access_logger.addFilter(HideWebhookToken())
 
 
 def _read_body(httprequest, limit):

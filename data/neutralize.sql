@@ -12,3 +12,6 @@ UPDATE ir_cron
    SET active = false
  WHERE id IN (SELECT res_id FROM ir_model_data
                WHERE module = 'sentech_vpbx' AND model = 'ir.cron');
+-- sentech_vpbx: no history sync and no running import, even if a cron is switched on again
+UPDATE res_company SET vpbx_sync_enabled = false;
+UPDATE vpbx_history_import SET state = 'draft' WHERE state = 'running';

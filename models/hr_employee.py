@@ -136,7 +136,7 @@ class HrEmployee(models.Model):
         self.ensure_one()
         self._vpbx_check_manager()
         message = self._vpbx_invite()
-        return self._vpbx_company()._vpbx_notify(message)
+        return self._vpbx_notify_and_reload(self._vpbx_company(), message)
 
     def action_vpbx_fetch(self):
         """Read the credentials of the employee's existing extension from the PBX."""
@@ -146,7 +146,14 @@ class HrEmployee(models.Model):
         client = self._vpbx_client_or_raise(company)
         creds = self._vpbx_lookup(client, company)
         message = self._vpbx_store(creds, "fetched")
-        return company._vpbx_notify(message)
+        return self._vpbx_notify_and_reload(company, message)
+
+    @api.model
+    def _vpbx_notify_and_reload(self, company, message):
+        """The success notification, then a reload of the open form to show the extension."""
+        action = company._vpbx_notify(message)
+        action["params"]["next"] = {"type": "ir.actions.client", "tag": "soft_reload"}
+        return action
 
     def action_vpbx_invite_bulk(self):
         """Provision many employees; each one in its own savepoint, so one failure does not

@@ -6,7 +6,7 @@ from urllib.parse import urlsplit
 import psycopg2
 
 from odoo import api, fields, models
-from odoo.exceptions import UserError, ValidationError
+from odoo.exceptions import AccessError, UserError, ValidationError
 
 from ..services.errors import VpbxError
 from ..services.vpbx_client import DEFAULT_PATHS, TokenStore, VpbxClient
@@ -165,8 +165,20 @@ class ResCompany(models.Model):
         base = self.env["ir.config_parameter"].sudo().get_param("web.base.url", "")
         return f"{base.rstrip('/')}/vpbx/webhook/{token}"
 
+    def _vpbx_check_manager(self):
+        """The buttons acting on the PBX or on the company's secrets (public methods: RPC can
+        call them for any company id): VPBX managers only, on companies they may access."""
+        if self.env.su:
+            return
+        if not self.env.user.has_group(MANAGER):
+            raise AccessError(
+                self.env._("Only VPBX managers can act on the VPBX connection of a company.")
+            )
+        self.check_access("read")
+
     def action_vpbx_regenerate_webhook_token(self):
         self.ensure_one()
+        self._vpbx_check_manager()
         self.sudo().vpbx_webhook_token = secrets.token_urlsafe(32)
         return self._vpbx_notify(
             self.env._(
@@ -246,6 +258,7 @@ class ResCompany(models.Model):
 
     def action_vpbx_test_connection(self):
         self.ensure_one()
+        self._vpbx_check_manager()
         client = self._vpbx_client()
         try:
             summary = client.test_connection()

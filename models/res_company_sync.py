@@ -284,6 +284,7 @@ class ResCompany(models.Model):
     def action_vpbx_sync_now(self):
         """Sync the history now (the cron does it every few minutes)."""
         self.ensure_one()
+        self._vpbx_check_manager()
         self._vpbx_client()  # a clear error when the PBX is not configured
         result = self._vpbx_history_sync()[self.id]
         if result.get("error"):
@@ -321,6 +322,7 @@ class ResCompany(models.Model):
     def action_vpbx_register_webhook(self, wrapped=None, hook_type=None, events=None):
         """Register this company's webhook URL on the PBX (arguments: unsaved settings)."""
         self.ensure_one()
+        self._vpbx_check_manager()
         client = self._vpbx_client()
         url = self._vpbx_webhook_url()
         wrapped = self.vpbx_webhook_register_wrapped if wrapped is None else wrapped
@@ -342,6 +344,7 @@ class ResCompany(models.Model):
     def action_vpbx_list_webhooks(self):
         """Show the webhooks the PBX has, marking those that point to this company."""
         self.ensure_one()
+        self._vpbx_check_manager()
         client = self._vpbx_client()
         try:
             hooks = client.list_webhooks()
@@ -377,6 +380,7 @@ class ResCompany(models.Model):
     def action_vpbx_remove_webhook(self, hook_type=None, events=None):
         """Remove the webhook(s) of the configured types from the PBX."""
         self.ensure_one()
+        self._vpbx_check_manager()
         client = self._vpbx_client()
         removed, missing = [], []
         for kind, _events in self._vpbx_webhook_hooks(hook_type, events):

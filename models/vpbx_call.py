@@ -68,6 +68,8 @@ class VpbxCall(models.Model):
     _description = "VPBX Call"
     _inherit = ["mail.thread", "mail.activity.mixin"]
     _order = "start_time desc, id desc"
+    # users read their calls only (the log is the PBX's): notes and activities need no more
+    _mail_post_access = "read"
 
     _sql_constraints = [
         (
@@ -472,6 +474,9 @@ class VpbxCall(models.Model):
         )
         if not user or not number:
             return  # nobody to call back, or no number to call
+        if user.lang and self.env.lang != user.lang:
+            # the activity is read by its user, not by whoever sent the webhook
+            return self.with_context(lang=user.lang)._vpbx_schedule_callback()
         day, day_start, day_end = self._vpbx_day_bounds(user)
         earlier = self.search(
             [

@@ -30,6 +30,7 @@ def _lt(source):
 
 NOT_UTF8 = _lt("The payload is not valid UTF-8 text")
 NO_RECORD = _lt("The payload holds no call record")
+HAS_NUL = _lt("The payload contains NUL characters")
 
 
 class VpbxWebhookEvent(models.Model):
@@ -100,6 +101,11 @@ class VpbxWebhookEvent(models.Model):
                 state="rejected",
                 error=PayloadError(NOT_UTF8).render(self.env._),
             )
+        if "\x00" in vals["body"]:
+            # PostgreSQL text cannot hold NUL; no JSON or form body has a raw one
+            vals["body"] = vals["body"].replace("\x00", "\ufffd")
+            if "state" not in vals:
+                vals.update(state="rejected", error=PayloadError(HAS_NUL).render(self.env._))
         return self.sudo().create(vals)
 
     # ------------------------------------------------------------------ processing
@@ -190,6 +196,7 @@ class VpbxWebhookEvent(models.Model):
 
     def action_vpbx_replay(self):
         """Process the selected events again (after a mapping or contact fix)."""
+        self.check_access("write")  # processing runs as superuser
         self._vpbx_process(commit=False)
         states = dict(self._fields["state"]._description_selection(self.env))
         counts = {}

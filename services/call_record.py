@@ -381,6 +381,8 @@ def _text(data, field):
     if value is None:
         return None
     if isinstance(value, str):
+        # JSON may escape a lone surrogate ("\ud800"), which no database text can hold
+        value = value.encode("utf-8", "replace").decode("utf-8")
         value = value.replace("\x00", "").strip()
         return value or None
     if isinstance(value, bool):

@@ -1,4 +1,5 @@
 from . import (
+    test_access_rights,
     test_call_followup,
     test_call_matching,
     test_call_record,
@@ -8,9 +9,14 @@ from . import (
     test_hr_employee_access,
     test_hr_employee_provisioning,
     test_i18n,
+    test_multi_company,
+    test_pbx_faults,
     test_phone,
+    test_properties,
     test_provisioning_service,
+    test_ui_tours,
     test_vpbx_client,
     test_webhook,
+    test_webhook_fuzz,
     test_webhook_registration,
 )

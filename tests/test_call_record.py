@@ -308,6 +308,7 @@ class TestParseRecord(BaseCase):
             max_examples=300,
             deadline=None,
             database=None,
+            derandomize=True,
             suppress_health_check=[HealthCheck.too_slow],
         )
         @given(records)
@@ -408,6 +409,7 @@ class TestParseBody(BaseCase):
             max_examples=300,
             deadline=None,
             database=None,
+            derandomize=True,
             suppress_health_check=[HealthCheck.too_slow],
         )
         @given(st.binary(max_size=300) | st.text(max_size=300).map(str.encode), content_types)

@@ -128,6 +128,7 @@ class TestCompanySettings(TransactionCase):
     def test_neutralize_clears_secrets(self):
         self.company._vpbx_ensure_webhook_token()
         self.company._vpbx_client().list_agents(size=1)
+        self.company.vpbx_sync_enabled = True
         self.env.flush_all()
         queries = list(get_neutralization_queries(["sentech_vpbx"]))
         self.assertTrue(queries)
@@ -138,8 +139,11 @@ class TestCompanySettings(TransactionCase):
         self.assertFalse(company.vpbx_api_key)
         self.assertFalse(company.vpbx_access_token)
         self.assertFalse(company.vpbx_webhook_token)
+        self.assertFalse(company.vpbx_sync_enabled)
         crons = self.env["ir.model.data"].search(
             [("module", "=", "sentech_vpbx"), ("model", "=", "ir.cron")]
         )
-        self.assertTrue(crons)
+        self.assertIn(
+            self.env.ref("sentech_vpbx.ir_cron_vpbx_history_sync").id, crons.mapped("res_id")
+        )
         self.assertFalse(any(self.env["ir.cron"].browse(crons.mapped("res_id")).mapped("active")))

@@ -232,6 +232,7 @@ class TestPhoneKeys(BaseCase):
             max_examples=300,
             deadline=None,
             database=None,
+            derandomize=True,
             suppress_health_check=[HealthCheck.too_slow],
         )
         @given(numbers, regions)

@@ -1,0 +1,655 @@
+"""Benchmarks of sentech_vpbx (issue #8): ``./dev bench [--sizes ...] [--only ...] [--quick]``.
+
+1. lookup    the addon's contact lookup vs a suffix ILIKE (OCA base_phone) and Odoo's
+             ``phone_mobile_search`` at each size, in one Odoo process on the same data;
+2. ingest    webhooks over HTTP into Odoo --workers=2 at the largest size, next to /web/health;
+3. backfill  10k history records from the simulator vs merely fetching the pages;
+4. overhead  ORM ``create`` of 100k contacts with the addon vs with its dependencies only.
+
+Prints a table, writes bench/results.json and rewrites bench/RESULTS.md. Nothing here asserts.
+"""
+# pylint: disable=print-used,sql-injection
+
+import argparse
+import json
+import os
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench import common
+
+HERE = Path(__file__).resolve().parent
+DB_MAIN = "vpbx_bench_main"
+DB_OVH_ADDON = "vpbx_bench_ovh_addon"
+DB_OVH_BASE = "vpbx_bench_ovh_base"
+#: Odoo's phone_mobile_search exists on res.partner only with `sms` (mail.thread.phone)
+MAIN_MODULES = (common.MODULE, "sms")
+BASE_MODULES = ("hr", "contacts", "mail", "phone_validation")
+SIM_KEY = "bench-api-key"
+NOTES_MARK = "## Notes"
+SECTIONS = ("lookup", "ingest", "backfill", "overhead")
+
+
+def say(msg):
+    print(f"[bench] {msg}", flush=True)
+
+
+# --------------------------------------------------------------------------- 1. lookup
+
+LOOKUP_SCRIPT = r"""
+import json, re, time
+from odoo.addons.sentech_vpbx.services.phone import phone_keys
+data = json.load(open(%(path)r))
+Phone = env['vpbx.partner.phone'].sudo()
+Partner = env['res.partner'].sudo().with_context(active_test=True)
+company_id = env.company.id
+region = env.company._vpbx_number_region()
+
+def addon(caller):
+    # what vpbx.call does: keys of the PBX's number (normalised + alt), then the indexed lookup
+    keys = phone_keys(caller, region)[:2]
+    return [row[0] for row in Phone._vpbx_find_partners(company_id, keys)]
+
+def suffix(caller):
+    # OCA base_phone style: last 8 digits against phone and mobile with separators stripped
+    term = '%%' + re.sub(r'\D', '', caller)[-8:]
+    env.cr.execute(
+        "SELECT id FROM res_partner WHERE active AND ("
+        " regexp_replace(phone, '[^0-9]', '', 'g') ILIKE %%s"
+        " OR regexp_replace(mobile, '[^0-9]', '', 'g') ILIKE %%s)", [term, term])
+    return [r[0] for r in env.cr.fetchall()]
+
+def odoo(caller):
+    return Partner.search([('phone_mobile_search', '=', '+' + caller)]).ids
+
+out = {}
+for name, func, budget in (('addon', addon, 15), ('odoo', odoo, 20), ('suffix', suffix, 40)):
+    samples = data['samples'][: data['limits'][name]]
+    for expected, caller in samples[:5]:
+        func(caller)  # warm-up: plans, caches
+    times, hits, known, found_any = [], 0, 0, 0
+    started = time.perf_counter()
+    for expected, caller in samples:
+        t0 = time.perf_counter()
+        ids = func(caller)
+        times.append(time.perf_counter() - t0)
+        if expected:
+            known += 1
+            hits += expected in ids
+        found_any += bool(ids)
+        if len(times) >= 10 and time.perf_counter() - started > budget:
+            break
+    out[name] = {'times': times, 'hit_rate': hits / known if known else None, 'known': known}
+print('RESULT=' + json.dumps(out))
+"""
+
+
+def _ms_stats(times):
+    ordered = sorted(times)
+    return {
+        "n": len(ordered),
+        "p50_ms": round(common.percentile(ordered, 50) * 1000, 3),
+        "p95_ms": round(common.percentile(ordered, 95) * 1000, 3),
+        "mean_ms": round(sum(ordered) / len(ordered) * 1000, 3),
+    }
+
+
+def lookup_samples(db, count, seed):
+    """(expected partner id, caller number as the PBX sends it); about 10 % unknown numbers."""
+    rng = random.Random(seed)
+    samples = []
+    for pid, phone, mobile in common.contact_numbers(db, count, seed=seed):
+        written = rng.choice([n for n in (phone, mobile) if n])
+        caller = common.caller_number(written)
+        if caller:
+            samples.append((pid, caller))
+    unknown = max(1, len(samples) // 9)
+    for _ in range(unknown):
+        samples.append((None, "849" + "".join(rng.choice("0123456789") for _ in range(8))))
+    rng.shuffle(samples)
+    return samples
+
+
+def bench_lookup(db, size, quick):
+    samples = lookup_samples(db, 1200 if not quick else 300, seed=size)
+    limits = {"addon": len(samples), "odoo": 400, "suffix": 200}
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as fh:
+        json.dump({"samples": samples, "limits": limits}, fh)
+    out = common.shell(db, LOOKUP_SCRIPT % {"path": fh.name})
+    Path(fh.name).unlink()
+    raw = json.loads(out.split("RESULT=", 1)[1].splitlines()[0])
+    result = {"contacts": size}
+    for name, data in raw.items():
+        result[name] = {**_ms_stats(data["times"]), "hit_rate": data["hit_rate"]}
+    return result
+
+
+# --------------------------------------------------------------------------- 2. ingest
+
+
+def webhook_bodies(db, sim, n, seed):
+    """`n` simulator call records; 70 % from numbers of existing contacts."""
+    rng = random.Random(seed)
+    callers = [c for _pid, c in lookup_samples(db, int(n * 0.8) + 10, seed=seed) if _pid]
+    records = sim.generate_calls(n, seed=seed)
+    for record in records:
+        if record["direction"] == "local" or not callers or rng.random() > 0.7:
+            continue
+        number = rng.choice(callers)
+        record["phone_number"] = number
+        record["customer"] = {**(record.get("customer") or {}), "phone_number": number}
+        key = "source_number" if record["direction"] == "inbound" else "destination_number"
+        record[key] = number
+        record["from_number" if key == "source_number" else "to_number"] = number
+    return records
+
+
+def bench_ingest(db, size, quick):
+    levels = (1, 4, 16)
+    per_level = {1: 150, 4: 400, 16: 600} if not quick else {1: 40, 4: 80, 16: 120}
+    health_n = {1: 300, 4: 800, 16: 1200} if not quick else {1: 60, 4: 120, 16: 200}
+    sim = common.simulator(api_key=SIM_KEY, seed=8)
+    result = {"contacts": size, "workers": 2, "levels": []}
+    sent_ids = set()
+    try:
+        total = 30 + sum(per_level.values())
+        bodies = webhook_bodies(db, sim, total, seed=8)
+        before = common.sql(db, "SELECT count(*) FROM vpbx_call")[0][0]
+        with common.OdooServer(db, workers=2) as server:
+            url = common.webhook_url(server, db)
+            warm, rest = bodies[:30], bodies[30:]
+            common.load(url, warm, concurrency=2)
+            common.load(f"{server.url}/web/health", n=60, concurrency=2)
+            sent_ids.update(b["transaction_id"] for b in warm)
+            offset = 0
+            for level in levels:
+                health = common.load(
+                    f"{server.url}/web/health", n=health_n[level], concurrency=level
+                )
+                chunk = rest[offset : offset + per_level[level]]
+                offset += per_level[level]
+                # about 5 % re-deliveries of ids already sent (a PBX retries)
+                dupes = random.Random(level).sample(chunk, max(1, len(chunk) // 20))
+                hook = common.load(url, chunk + dupes, concurrency=level)
+                sent_ids.update(b["transaction_id"] for b in chunk)
+                ratio = hook["rps"] / health["rps"] if health["rps"] else None
+                result["levels"].append(
+                    {
+                        "senders": level,
+                        "health": health,
+                        "webhook": hook,
+                        "throughput_ratio": round(ratio, 3) if ratio else None,
+                    }
+                )
+                say(
+                    f"ingest c={level}: webhook {hook['rps']} req/s p95 {hook['p95_ms']} ms,"
+                    f" health {health['rps']} req/s, errors {hook['errors']}"
+                )
+        stored = common.sql(
+            db,
+            "SELECT count(*), count(partner_id) FROM vpbx_call WHERE vpbx_call_id = ANY(%s)",
+            [list(sent_ids)],
+        )[0]
+        events = dict(
+            common.sql(db, "SELECT state, count(*) FROM vpbx_webhook_event GROUP BY state")
+        )
+        after = common.sql(db, "SELECT count(*) FROM vpbx_call")[0][0]
+        result.update(
+            unique_ids_sent=len(sent_ids),
+            stored_calls=stored[0],
+            new_calls=after - before,
+            linked_calls=stored[1],
+            webhook_events=events,
+        )
+    finally:
+        sim.stop()
+    return result
+
+
+# --------------------------------------------------------------------------- 3. backfill
+
+BACKFILL_SCRIPT = r"""
+import json, time
+from datetime import datetime, timezone
+company = env.company.sudo()
+company.write({'vpbx_api_url': %(sim_url)r, 'vpbx_api_key': %(key)r})
+env.cr.commit()
+date_from = datetime.fromtimestamp(%(start)d, timezone.utc).replace(tzinfo=None)
+date_to = datetime.fromtimestamp(%(end)d, timezone.utc).replace(tzinfo=None)
+from odoo.addons.sentech_vpbx.services import history_sync
+client = company._vpbx_client()
+t0 = time.perf_counter()
+page, fetched = 1, 0
+while True:
+    payload = company._vpbx_history_page(client, date_from, date_to, page)
+    items = history_sync.page_items(payload)
+    fetched += len(items)
+    if not items or not history_sync.has_next(payload, page):
+        break
+    page += 1
+fetch_s = time.perf_counter() - t0
+before = env['vpbx.call'].search_count([])
+task = env['vpbx.history.import'].create(
+    {'company_id': company.id, 'date_from': date_from, 'date_to': date_to})
+task.action_start()
+env.cr.commit()
+t0 = time.perf_counter()
+while True:
+    env['vpbx.history.import']._cron_vpbx_history_import(max_pages=100000)
+    env.cr.commit()
+    task.invalidate_recordset()
+    if task.state != 'running':
+        break
+import_s = time.perf_counter() - t0
+env.invalidate_all()
+print('RESULT=' + json.dumps({
+    'fetched': fetched, 'pages': page, 'fetch_s': fetch_s, 'import_s': import_s,
+    'state': task.state, 'records': task.record_count, 'new': task.new_count,
+    'stored': env['vpbx.call'].search_count([]) - before, 'error': task.last_error or None,
+    'linked': env['vpbx.call'].search_count([('partner_id', '!=', False)]),
+}))
+"""
+
+
+def bench_backfill(db, size, quick):
+    n = 10000 if not quick else 1000
+    end = int(time.time()) - 3600
+    start = end - 30 * 86400
+    sim = common.simulator(api_key=SIM_KEY, seed=9)
+    try:
+        records = webhook_bodies(db, sim, n, seed=9)
+        sim.reset()
+        for record in records:  # same records, spread over 30 days in the past
+            record["time_start_call"] = random.Random(record["transaction_id"]).randint(
+                start, end - 3600
+            )
+            sim.add_call(**record)
+        out = common.shell(
+            db,
+            BACKFILL_SCRIPT % {"sim_url": sim.url, "key": SIM_KEY, "start": start, "end": end},
+        )
+    finally:
+        sim.stop()
+    raw = json.loads(out.split("RESULT=", 1)[1].splitlines()[0])
+    raw.update(
+        contacts=size,
+        records_per_s=round(raw["records"] / raw["import_s"], 1) if raw["import_s"] else None,
+        fetch_records_per_s=round(raw["fetched"] / raw["fetch_s"], 1) if raw["fetch_s"] else None,
+        slowdown_vs_fetch=round(raw["import_s"] / raw["fetch_s"], 2) if raw["fetch_s"] else None,
+    )
+    raw["fetch_s"], raw["import_s"] = round(raw["fetch_s"], 2), round(raw["import_s"], 2)
+    return raw
+
+
+# --------------------------------------------------------------------------- 4. overhead
+
+OVERHEAD_SCRIPT = r"""
+import json, random, time
+sys_path_bench = %(bench)r
+import sys; sys.path.insert(0, sys_path_bench)
+from bench import common
+rng = random.Random(%(seed)d)
+vn = env.ref('base.vn').id
+Partner = env['res.partner'].with_context(
+    tracking_disable=True, mail_create_nolog=True, mail_create_nosubscribe=True, import_file=True)
+batches = []
+for b in range(%(batches)d):
+    vals = []
+    for i in range(%(batch)d):
+        vals.append({
+            'name': 'Import %%d-%%d' %% (b, i),
+            'phone': common._number(rng) if rng.random() < 0.6 else False,
+            'mobile': common._mobile(rng) if rng.random() < 0.7 else False,
+            'country_id': vn if rng.random() < 0.6 else False,
+        })
+    batches.append(vals)
+t0 = time.perf_counter()
+for vals in batches:
+    Partner.create(vals)
+    env.cr.commit()
+print('RESULT=' + json.dumps({'seconds': time.perf_counter() - t0}))
+"""
+
+
+def bench_overhead(quick):
+    total = 100000 if not quick else 4000
+    rounds = 4
+    batch = 1000 if not quick else 500
+    per_round = total // rounds
+    result = {"contacts": total, "batch": batch, "rounds": rounds}
+    common.create_db(DB_OVH_BASE, BASE_MODULES)
+    common.create_db(DB_OVH_ADDON, (common.MODULE,))
+    times = {"base": [], "addon": []}
+    for index in range(rounds):  # interleaved, so that machine noise hits both alike
+        for name, db in (("base", DB_OVH_BASE), ("addon", DB_OVH_ADDON)):
+            out = common.shell(
+                db,
+                OVERHEAD_SCRIPT
+                % {
+                    "bench": str(common.ROOT),
+                    "seed": index,
+                    "batches": per_round // batch,
+                    "batch": batch,
+                },
+            )
+            seconds = json.loads(out.split("RESULT=", 1)[1].splitlines()[0])["seconds"]
+            times[name].append(seconds)
+            say(f"overhead round {index + 1}/{rounds} {name}: {per_round} contacts {seconds:.1f}s")
+    keys = common.sql(DB_OVH_ADDON, "SELECT count(*) FROM vpbx_partner_phone")[0][0]
+    for name, rounds_s in times.items():
+        seconds = sum(rounds_s)
+        result[name] = {
+            "seconds": round(seconds, 2),
+            "contacts_per_s": round(total / seconds, 1),
+            "rounds_s": [round(t, 2) for t in rounds_s],
+        }
+    result["key_rows"] = keys
+    result["ratio"] = round(result["addon"]["seconds"] / result["base"]["seconds"], 3)
+    common.drop_db(DB_OVH_BASE)
+    common.drop_db(DB_OVH_ADDON)
+    return result
+
+
+# --------------------------------------------------------------------------- report
+
+
+def targets(results):
+    out = []
+    lookups = results.get("lookup") or []
+    if lookups:
+        big, small = lookups[-1], lookups[0]
+        out.append(
+            (
+                f"lookup p95 < 2 ms at {big['contacts']:,}",
+                big["addon"]["p95_ms"] < 2,
+                f"{big['addon']['p95_ms']} ms",
+            )
+        )
+        growth50 = big["addon"]["p50_ms"] / small["addon"]["p50_ms"]
+        growth95 = big["addon"]["p95_ms"] / small["addon"]["p95_ms"]
+        out.append(
+            (
+                f"lookup growth {small['contacts']:,} -> {big['contacts']:,} <= 2x",
+                max(growth50, growth95) <= 2,
+                f"p50 {growth50:.2f}x, p95 {growth95:.2f}x",
+            )
+        )
+        speed = big["suffix"]["p50_ms"] / big["addon"]["p50_ms"]
+        out.append(
+            (
+                f">= 100x faster than suffix ILIKE at {big['contacts']:,} (p50)",
+                speed >= 100,
+                f"{speed:,.0f}x",
+            )
+        )
+    ingest = results.get("ingest")
+    if ingest:
+        worst = min(level["throughput_ratio"] or 0 for level in ingest["levels"])
+        out.append((">= 50% of /web/health throughput", worst >= 0.5, f"lowest {worst:.0%}"))
+        four = next((lv for lv in ingest["levels"] if lv["senders"] == 4), None)
+        if four:
+            out.append(
+                (
+                    "webhook p95 < 50 ms at 4 senders",
+                    four["webhook"]["p95_ms"] < 50,
+                    f"{four['webhook']['p95_ms']} ms",
+                )
+            )
+        errors = sum(level["webhook"]["errors"] for level in ingest["levels"])
+        out.append(("no webhook errors", errors == 0, str(errors)))
+        out.append(
+            (
+                "stored calls = unique ids sent",
+                ingest["stored_calls"] == ingest["unique_ids_sent"] == ingest["new_calls"],
+                f"{ingest['stored_calls']} stored / {ingest['unique_ids_sent']} sent"
+                f" / {ingest['new_calls']} new rows",
+            )
+        )
+    overhead = results.get("overhead")
+    if overhead:
+        out.append(
+            (
+                "create overhead ratio <= 1.15",
+                overhead["ratio"] <= 1.15,
+                f"{overhead['ratio']:.3f}",
+            )
+        )
+    return out
+
+
+def table(results):
+    lines = []
+    add = lines.append
+    machine = results["machine"]
+
+    def measured(section):
+        info = (results.get("measured") or {}).get(section)
+        if info:
+            add(f"_Measured {info['date']}, load average then {info['load_avg']}._")
+            add("")
+
+    add(
+        f"Machine: {machine['cpu']}, {machine['cores']} cores, {machine['ram_gb']} GB RAM,"
+        f" PostgreSQL {machine['postgresql']}, Python {machine['python']},"
+        f" Odoo {machine['odoo']}, {machine['date']}. Load average (1/5/15 min) at the start"
+        f" {machine['load_avg']}, at the end {results.get('load_avg_after')}"
+        + (
+            ": other work ran on the machine during the bench."
+            if max(machine["load_avg"][0], (results.get("load_avg_after") or [0])[0])
+            > (machine["cores"] or 1) * 0.75
+            else "."
+        )
+    )
+    add("")
+    if results.get("lookup"):
+        add("### Contact lookup (one caller number; ms per lookup)")
+        add("")
+        measured("lookup")
+        add(
+            "| contacts | addon p50 | addon p95 | suffix ILIKE p50 | suffix p95 |"
+            " phone_mobile_search p50 | p95 | suffix/addon (p50) | odoo/addon (p50) |"
+            " found: addon / suffix / odoo | lookups: addon / suffix / odoo |"
+        )
+        add("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|")
+        for row in results["lookup"]:
+            a, s, o = row["addon"], row["suffix"], row["odoo"]
+            add(
+                f"| {row['contacts']:,} | {a['p50_ms']} | {a['p95_ms']} | {s['p50_ms']} |"
+                f" {s['p95_ms']} | {o['p50_ms']} | {o['p95_ms']} |"
+                f" {s['p50_ms'] / a['p50_ms']:,.0f}x | {o['p50_ms'] / a['p50_ms']:,.1f}x |"
+                f" {a['hit_rate']:.0%} / {s['hit_rate']:.0%} / {o['hit_rate']:.0%} |"
+                f" {a['n']} / {s['n']} / {o['n']} |"
+            )
+        add("")
+    ingest = results.get("ingest")
+    if ingest:
+        add(f"### Webhook ingestion (HTTP, Odoo --workers=2, {ingest['contacts']:,} contacts)")
+        add("")
+        measured("ingest")
+        add(
+            "| senders | webhook req/s | p50 ms | p95 ms | p99 ms | errors |"
+            " /web/health req/s | health p95 ms | webhook / health |"
+        )
+        add("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for level in ingest["levels"]:
+            w, h = level["webhook"], level["health"]
+            add(
+                f"| {level['senders']} | {w['rps']} | {w['p50_ms']} | {w['p95_ms']} |"
+                f" {w['p99_ms']} | {w['errors']} | {h['rps']} | {h['p95_ms']} |"
+                f" {level['throughput_ratio']:.0%} |"
+            )
+        add("")
+        add(
+            f"Unique call ids sent {ingest['unique_ids_sent']} (plus ~5 % re-deliveries),"
+            f" calls stored {ingest['stored_calls']}, new rows {ingest['new_calls']},"
+            f" linked to a contact {ingest['linked_calls']}; webhook events by state:"
+            f" {ingest['webhook_events']}."
+        )
+        add("")
+    backfill = results.get("backfill")
+    if backfill:
+        add(f"### History backfill ({backfill['contacts']:,} contacts)")
+        add("")
+        measured("backfill")
+        add("| records | pages | import s | records/s | fetch-only s | fetch records/s | ratio |")
+        add("|---:|---:|---:|---:|---:|---:|---:|")
+        add(
+            f"| {backfill['records']} | {backfill['pages']} | {backfill['import_s']} |"
+            f" {backfill['records_per_s']} | {backfill['fetch_s']} |"
+            f" {backfill['fetch_records_per_s']} | {backfill['slowdown_vs_fetch']}x |"
+        )
+        add("")
+        add(f"State {backfill['state']}, new calls {backfill['new']}, stored {backfill['stored']}.")
+        add("")
+    overhead = results.get("overhead")
+    if overhead:
+        add(
+            f"### Write overhead: ORM create of {overhead['contacts']:,} contacts"
+            f" (batches of {overhead['batch']})"
+        )
+        add("")
+        measured("overhead")
+        add("| database | seconds | contacts/s | rounds (s) |")
+        add("|---|---:|---:|---|")
+        for name, label in (
+            ("base", "hr contacts mail phone_validation"),
+            ("addon", "+ sentech_vpbx"),
+        ):
+            row = overhead[name]
+            add(
+                f"| {label} | {row['seconds']} | {row['contacts_per_s']} |"
+                f" {', '.join(str(t) for t in row['rounds_s'])} |"
+            )
+        add("")
+        add(f"Ratio addon / base: **{overhead['ratio']:.3f}** ({overhead['key_rows']} key rows).")
+        add("")
+    if results.get("setup"):
+        add("### Data set-up")
+        add("")
+        for line in results["setup"]:
+            add(f"- {line}")
+        add("")
+    add("### Targets")
+    add("")
+    add("| target | met | figure |")
+    add("|---|---|---|")
+    for name, met, figure in targets(results):
+        add(f"| {name} | {'yes' if met else '**NO**'} | {figure} |")
+    return "\n".join(lines)
+
+
+def main():
+    parser = argparse.ArgumentParser(prog="./dev bench", description=__doc__)
+    parser.add_argument("--sizes", default="10000,100000,1000000")
+    parser.add_argument("--only", default="lookup,ingest,backfill,overhead")
+    parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run")
+    parser.add_argument("--keep", action="store_true", help="keep the main database")
+    parser.add_argument(
+        "--merge",
+        action="store_true",
+        help="keep the sections of the previous results.json this run does not measure",
+    )
+    parser.add_argument(
+        "--no-results", action="store_true", help="do not rewrite results.json / RESULTS.md"
+    )
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",") if s]
+    if args.quick:
+        sizes = [1000, 5000, 20000]
+    only = set(args.only.split(","))
+    started = time.time()
+    results = {
+        "machine": common.machine_info(),
+        "args": sys.argv[1:],
+        "setup": [],
+        "measured": {},
+    }
+
+    def stamp(section):
+        results["measured"][section] = {
+            "date": time.strftime("%Y-%m-%d %H:%M:%S %z"),
+            "load_avg": [round(v, 2) for v in os.getloadavg()],
+        }
+
+    if only & {"lookup", "ingest", "backfill"}:
+        seconds = common.create_db(DB_MAIN, MAIN_MODULES)
+        results["setup"].append(
+            f"database with {', '.join(MAIN_MODULES)} created in {seconds:.0f} s"
+        )
+        results["machine"] = common.machine_info(DB_MAIN)
+        have = 0
+        results["lookup"] = [] if "lookup" in only else None
+        for size in sorted(sizes):
+            info = common.generate_contacts(DB_MAIN, size - have, seed=size)
+            have = size
+            line = (
+                f"{size:,} contacts: COPY {info['copy_s']} s, key table"
+                f" ({info.get('keys', 0):,} rows, computed with services/phone.py, COPY)"
+                f" {info.get('keys_s')} s, ANALYZE {info['analyze_s']} s"
+            )
+            results["setup"].append(line)
+            say(line)
+            if "lookup" in only:
+                row = bench_lookup(DB_MAIN, size, args.quick)
+                results["lookup"].append(row)
+                stamp("lookup")
+                say(
+                    f"lookup {size:,}: addon p95 {row['addon']['p95_ms']} ms,"
+                    f" suffix p95 {row['suffix']['p95_ms']} ms,"
+                    f" odoo p95 {row['odoo']['p95_ms']} ms"
+                )
+        if "ingest" in only:
+            results["ingest"] = bench_ingest(DB_MAIN, have, args.quick)
+            stamp("ingest")
+        if "backfill" in only:
+            results["backfill"] = bench_backfill(DB_MAIN, have, args.quick)
+            stamp("backfill")
+            say(f"backfill: {results['backfill']['records_per_s']} records/s")
+        if not args.keep:
+            common.drop_db(DB_MAIN)
+    if "overhead" in only:
+        results["overhead"] = bench_overhead(args.quick)
+        stamp("overhead")
+        say(f"overhead ratio {results['overhead']['ratio']}")
+    results = {k: v for k, v in results.items() if v is not None}
+    old_path = HERE / "results.json"
+    if args.merge and old_path.exists():
+        # keep the sections this run did not measure (each keeps its own date and load)
+        old = json.loads(old_path.read_text(encoding="utf-8"))
+        for section in SECTIONS:
+            if section not in results and section in old:
+                results[section] = old[section]
+                results["measured"][section] = old.get("measured", {}).get(section)
+        results["setup"] = results["setup"] or old.get("setup", [])
+    results["total_s"] = round(time.time() - started, 1)
+    results["load_avg_after"] = [round(v, 2) for v in os.getloadavg()]
+    text = table(results)
+    print()
+    print(text)
+    if args.no_results:
+        return 0
+    (HERE / "results.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    # the hand-written analysis below "## Notes" survives a new run
+    previous = HERE / "RESULTS.md"
+    notes = ""
+    if previous.exists() and NOTES_MARK in previous.read_text(encoding="utf-8"):
+        notes = NOTES_MARK + previous.read_text(encoding="utf-8").split(NOTES_MARK, 1)[1]
+    previous.write_text(
+        "# Benchmark results\n\n"
+        f"Latest `./dev bench {' '.join(sys.argv[1:])}` (total {results['total_s']:.0f} s);"
+        " raw figures in `results.json`. Everything above *Notes* is rewritten by every run.\n\n"
+        + text
+        + "\n\n"
+        + notes,
+        encoding="utf-8",
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,180 @@
+/**
+ * Browser tours of sentech_vpbx, started by tests/test_ui_tours.py.
+ *
+ * Selectors use technical names (fields, buttons, tabs) and numbers only, so every tour runs
+ * unchanged in English and in Vietnamese.
+ */
+import { registry } from "@web/core/registry";
+
+const SUCCESS_NOTIFICATION = ".o_notification:has(.o_notification_bar.bg-success)";
+const VPBX_SETTINGS = ".app_settings_block[data-key='sentech_vpbx']";
+
+/**
+ * Two steps asking the test for a screenshot of the page as it is: the first logs
+ * "sentech_vpbx:screenshot <name>" (the test captures the page, or does nothing when no
+ * screenshot folder is set, then marks the body), the second waits for that mark.
+ */
+function screenshot(name) {
+    return [
+        {
+            content: `ask for the screenshot "${name}"`,
+            trigger: "body",
+            async run() {
+                await document.fonts.ready;
+                console.log(`sentech_vpbx:screenshot ${name}`);
+            },
+        },
+        {
+            content: `screenshot "${name}" taken`,
+            trigger: `body[data-sentech-vpbx-screenshot='${name}']`,
+        },
+    ];
+}
+
+/** Values the test hands over in cookies (the simulator's URL is known only at run time). */
+function tourCookie(name) {
+    const prefix = `${name}=`;
+    const cookie = document.cookie.split("; ").find((c) => c.startsWith(prefix));
+    if (!cookie) {
+        throw new Error(`the test did not set the cookie ${name}`);
+    }
+    return decodeURIComponent(cookie.slice(prefix.length));
+}
+
+/** (a) An administrator configures the PBX connection and tests it. Starts on /odoo/settings. */
+registry.category("web_tour.tours").add("sentech_vpbx_admin_settings", {
+    steps: () => [
+        {
+            content: "open the SENTECH VPBX settings",
+            trigger: ".settings_tab .tab[data-key='sentech_vpbx']",
+            run: "click",
+        },
+        {
+            content: "fill the API URL with the simulator's",
+            trigger: `${VPBX_SETTINGS} div[name='vpbx_api_url'] input`,
+            async run(helpers) {
+                await helpers.edit(tourCookie("sentech_vpbx_tour_api_url"));
+            },
+        },
+        {
+            content: "fill the API key",
+            trigger: `${VPBX_SETTINGS} div[name='vpbx_api_key'] input`,
+            async run(helpers) {
+                await helpers.edit(tourCookie("sentech_vpbx_tour_api_key"));
+            },
+        },
+        {
+            content: "mark the page, to recognise the one reloaded by Save",
+            trigger: ".o_dirty_warning",
+            run() {
+                document.body.classList.add("o_sentech_vpbx_before_save");
+            },
+        },
+        {
+            content: "save",
+            trigger: ".o_form_button_save",
+            run: "click",
+        },
+        {
+            content: "back to the SENTECH VPBX settings once saved (Save reloads the page)",
+            trigger: "body:not(.o_sentech_vpbx_before_save) .settings_tab .tab[data-key='sentech_vpbx']",
+            run: "click",
+        },
+        {
+            content: "the saved URL is shown",
+            trigger: `body:not(:has(.o_dirty_warning)) ${VPBX_SETTINGS} div[name='vpbx_api_url'] input:value(127.0.0.1)`,
+        },
+        {
+            content: "test the connection",
+            trigger: `${VPBX_SETTINGS} button[name='action_vpbx_test_connection']`,
+            run: "click",
+        },
+        {
+            content: "a success notification names the PBX",
+            trigger: `${SUCCESS_NOTIFICATION} .o_notification_content:contains(127.0.0.1)`,
+        },
+        ...screenshot("settings"),
+    ],
+});
+
+/** (b) An HR manager creates an employee's extension on the PBX. Starts on the employee. */
+registry.category("web_tour.tours").add("sentech_vpbx_hr_provision", {
+    steps: () => [
+        {
+            content: "open the VPBX tab",
+            trigger: ".o_notebook_headers a.nav-link[name='vpbx']",
+            run: "click",
+        },
+        {
+            content: "no extension yet",
+            trigger: "div[name='vpbx_extension'] input:value(/^$/)",
+        },
+        {
+            content: "create the employee on the PBX",
+            trigger: "button[name='action_vpbx_invite']",
+            run: "click",
+        },
+        {
+            content: "the PBX confirms",
+            trigger: SUCCESS_NOTIFICATION,
+        },
+        {
+            content: "the extension is filled",
+            trigger: "div[name='vpbx_extension'] input:value(/^\\d+$/)",
+        },
+        {
+            content: "the employee is provisioned: the create button is gone",
+            trigger: ".o_form_view:not(:has(button[name='action_vpbx_invite']))",
+        },
+        ...screenshot("employee"),
+    ],
+});
+
+/**
+ * (c) A salesperson opens a contact, sees its calls and the missed call to return.
+ * Starts on the contact; the contact's number is handed over in a cookie.
+ */
+registry.category("web_tour.tours").add("sentech_vpbx_sales_calls", {
+    steps: () => [
+        {
+            content: "the smart button counts the contact's three calls",
+            trigger: "button[name='action_vpbx_open_calls'] .o_stat_value:contains(3)",
+        },
+        {
+            content: "the missed call left a call-back activity in the chatter",
+            trigger: ".o-mail-Activity:has(.fa-phone)",
+            run() {
+                // the summary writes the number with spaces: compare digits only
+                const number = tourCookie("sentech_vpbx_tour_number");
+                if (!this.anchor.textContent.replace(/\D/g, "").includes(number)) {
+                    throw new Error(`the activity does not name ${number}`);
+                }
+            },
+        },
+        ...screenshot("contact"),
+        {
+            content: "open the calls",
+            trigger: "button[name='action_vpbx_open_calls']",
+            run: "click",
+        },
+        {
+            content: "three calls are listed",
+            trigger: ".o_list_view tbody:has(tr.o_data_row:nth-child(3))",
+        },
+        {
+            content: "the missed call is shown in red",
+            trigger: ".o_list_view tr.o_data_row.text-danger td[name='status']",
+        },
+        ...screenshot("calls"),
+        {
+            content: "open the missed call",
+            trigger: ".o_list_view tr.o_data_row.text-danger td[name='customer_number']",
+            run: "click",
+        },
+        {
+            content: "its form shows the status missed",
+            trigger: ".o_form_view div[name='status'] button.o_arrow_button_current[data-value='missed']",
+        },
+        ...screenshot("call_form"),
+    ],
+});

@@ -1,0 +1,248 @@
+"""The addon's screens in a real browser (Odoo tours in headless Chromium), in English and
+Vietnamese: an administrator connects the PBX, an HR manager provisions an employee, a
+salesperson finds a contact's calls and the missed call to return.
+
+The same run saves the README screenshots when ``ODOO_VPBX_SCREENSHOTS`` names a folder (set by
+``./dev test``): a tour step logs ``sentech_vpbx:screenshot <name>``, the test captures the page
+through the browser's DevTools connection, then marks the page so that the tour goes on.
+"""
+
+import base64
+import json
+import os
+import re
+import time
+from pathlib import Path
+from urllib.parse import quote
+
+from odoo.addons.sentech_vpbx.tools.vpbx_simulator import VpbxSimulator
+from odoo.tests import HttpCase, new_test_user, tagged
+from odoo.tests.common import ChromeBrowser
+
+KEY = "tour-api-key"
+#: the contact's number as the PBX sends it, and the salesperson's extension
+NUMBER = "0938246810"
+EXTENSION = "9301"
+LANGS = {"en_US": "en", "vi_VN": "vi"}
+SCREENSHOT_SIGNAL = "sentech_vpbx:screenshot "
+SCREENSHOT_NAME = re.compile(r"^[a-z_]+$")
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+TOUR_TIMEOUT = 180
+_ORIGINAL_HANDLE_CONSOLE = ChromeBrowser._handle_console
+
+
+def _handle_console(browser, type, args=None, **kw):  # pylint: disable=redefined-builtin
+    """Browser console messages; the screenshot requests of our tours go to the test."""
+    first = args[0].get("value") if args else None
+    hook = getattr(browser.test_case, "_vpbx_screenshot", None)
+    if type == "log" and hook and isinstance(first, str) and first.startswith(SCREENSHOT_SIGNAL):
+        hook(browser, first[len(SCREENSHOT_SIGNAL) :].strip())
+        return None
+    return _ORIGINAL_HANDLE_CONSOLE(browser, type, args=args, **kw)
+
+
+@tagged("post_install", "-at_install")
+class TestUiTours(HttpCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.classPatch(ChromeBrowser, "_handle_console", _handle_console)
+        folder = os.environ.get("ODOO_VPBX_SCREENSHOTS")
+        cls.screenshot_dir = Path(folder) if folder else None
+        cls.sim = VpbxSimulator(api_key=KEY, seed=7).start()
+        cls.addClassCleanup(cls.sim.stop)
+        cls.sim.add_agent("Nguyễn Minh Tuấn", "tuan@example.com", extension=EXTENSION)
+        cls.sim.add_agent("Trần Thu Hà", "ha@example.com", extension="9302")
+        vietnam = cls.env.ref("base.vn")
+        cls.company = cls.env.company
+        cls.company.write(
+            {
+                "country_id": vietnam.id,
+                "vpbx_api_url": cls.sim.url,
+                "vpbx_api_key": KEY,
+                "vpbx_timeout": 5,
+                "vpbx_missed_call_user_id": False,
+            }
+        )
+        # the whole interface in Vietnamese, not only this addon
+        cls.env["res.lang"]._activate_lang("vi_VN")
+        installed = cls.env["ir.module.module"].search([("state", "=", "installed")])
+        cls.env["ir.module.module"]._load_module_terms(installed.mapped("name"), ["vi_VN"])
+
+        def user(login, name, groups):
+            return new_test_user(
+                cls.env, login=login, name=name, groups=groups, tz="Asia/Ho_Chi_Minh"
+            )
+
+        cls.admin = user(
+            "vpbx_tour_admin",
+            "Lê Văn Quản",
+            "base.group_user,base.group_system,sentech_vpbx.group_vpbx_manager",
+        )
+        cls.hr_manager = user("vpbx_tour_hr", "Phạm Thị Lan", "base.group_user,hr.group_hr_manager")
+        cls.salesperson = user(
+            "vpbx_tour_sales", "Nguyễn Minh Tuấn", "base.group_user,sentech_vpbx.group_vpbx_user"
+        )
+        Employee = cls.env["hr.employee"]
+        Employee.create(
+            {
+                "name": "Nguyễn Minh Tuấn",
+                "user_id": cls.salesperson.id,
+                "work_email": "tuan@example.com",
+                "vpbx_extension": EXTENSION,
+                "vpbx_domain": cls.sim.domain,
+            }
+        )
+        # one employee without extension per language
+        cls.new_employees = {
+            "en_US": Employee.create({"name": "Võ Thị Mai", "work_email": "mai@example.com"}),
+            "vi_VN": Employee.create({"name": "Đặng Văn Khoa", "work_email": "khoa@example.com"}),
+        }
+        cls.partner = cls.env["res.partner"].create(
+            {
+                "name": "Công ty TNHH Minh Phát",
+                "is_company": True,
+                "mobile": "0938 246 810",
+                "street": "12 Nguyễn Huệ",
+                "city": "TP. Hồ Chí Minh",
+                "country_id": vietnam.id,
+            }
+        )
+
+    def setUp(self):
+        super().setUp()
+        self.screenshots = []
+        self.screenshot_errors = []
+        self.lang = "en_US"
+
+    # ------------------------------------------------------------------ screenshots
+
+    def _vpbx_screenshot(self, browser, name):
+        """Called in the browser's event thread: capture (if wanted), then mark the page."""
+
+        def mark(future=None):
+            try:
+                if future is not None:
+                    data = base64.b64decode(future.result(timeout=0)["data"], validate=True)
+                    path = self.screenshot_dir / f"{name}_{LANGS[self.lang]}.png"
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    path.write_bytes(data)
+                    self.screenshots.append(path)
+            except Exception as error:  # pylint: disable=broad-except
+                # reported by the test in the main thread (see assertScreenshots)
+                self.screenshot_errors.append(f"{name}: {error!r}")
+            finally:
+                browser._websocket_send(
+                    "Runtime.evaluate",
+                    params={
+                        "expression": "document.body.dataset.sentechVpbxScreenshot = "
+                        + json.dumps(name)
+                    },
+                )
+
+        if not SCREENSHOT_NAME.match(name):
+            self.screenshot_errors.append(f"bad screenshot name {name!r}")
+            mark()
+        elif self.screenshot_dir is None:
+            mark()
+        else:
+            future = browser._websocket_send(
+                "Page.captureScreenshot", params={"format": "png"}, with_future=True
+            )
+            future.add_done_callback(mark)
+
+    def assertScreenshots(self, names):
+        self.assertFalse(self.screenshot_errors)
+        if self.screenshot_dir is None:
+            return
+        expected = [self.screenshot_dir / f"{name}_{LANGS[self.lang]}.png" for name in names]
+        self.assertEqual(self.screenshots, expected)
+        for path in expected:
+            self.assertEqual(path.read_bytes()[:8], PNG_MAGIC)
+
+    def tour_options(self, user, lang, **cookies):
+        """Options of start_tour: run as `user` in `lang`, `cookies` handed to the tour."""
+        self.lang = lang
+        self.screenshots = []
+        user.lang = lang
+        return {
+            "login": user.login,
+            "timeout": TOUR_TIMEOUT,
+            "cookies": {f"sentech_vpbx_tour_{k}": quote(v, safe="") for k, v in cookies.items()},
+        }
+
+    # ------------------------------------------------------------------ helpers
+
+    def post_call(self, call_id, start, missed=False, direction="inbound"):
+        data = {
+            "transaction_id": call_id,
+            "direction": direction,
+            "phone_number": NUMBER,
+            "sip_user": EXTENSION,
+            "sip_number": "842888806669",
+            "disposition": "cancelled" if missed else "answered",
+            "time_start_call": start,
+            "time_end_call": start + 95,
+            "duration": 95,
+            "bill_sec": 0 if missed else 80,
+        }
+        if not missed:
+            data["recording_file_url"] = f"https://rec.example.com/{call_id}.mp3"
+        response = self.url_open(
+            f"/vpbx/webhook/{self.company._vpbx_ensure_webhook_token()}",
+            data=json.dumps(data),
+            headers={"Content-Type": "application/json"},
+        )
+        self.assertEqual(response.status_code, 200)
+
+    # ------------------------------------------------------------------ tours
+
+    def test_01_admin_configures_and_tests_connection(self):
+        for lang in LANGS:
+            with self.subTest(lang=lang):
+                self.company.write({"vpbx_api_url": False, "vpbx_api_key": False})
+                auth_before = self.sim.auth_count
+                self.start_tour(
+                    "/odoo/settings",
+                    "sentech_vpbx_admin_settings",
+                    **self.tour_options(self.admin, lang, api_url=self.sim.url, api_key=KEY),
+                )
+                self.company.invalidate_recordset()
+                self.assertEqual(self.company.vpbx_api_url, self.sim.url)
+                self.assertEqual(self.company.sudo().vpbx_api_key, KEY)
+                self.assertGreater(self.sim.auth_count, auth_before, "the test reached the PBX")
+                self.assertScreenshots(["settings"])
+
+    def test_02_hr_manager_provisions_employee(self):
+        for lang, employee in self.new_employees.items():
+            with self.subTest(lang=lang):
+                self.start_tour(
+                    f"/odoo/employees/{employee.id}",
+                    "sentech_vpbx_hr_provision",
+                    **self.tour_options(self.hr_manager, lang),
+                )
+                employee.invalidate_recordset()
+                self.assertEqual(employee.vpbx_state, "provisioned")
+                self.assertIn(employee.vpbx_extension, self.sim.phones)
+                self.assertScreenshots(["employee"])
+
+    def test_03_salesperson_finds_calls_and_missed_call(self):
+        now = int(time.time())
+        self.post_call("TOUR-1", now - 3 * 3600)
+        self.post_call("TOUR-2", now - 2 * 3600, direction="outbound")
+        self.post_call("TOUR-3", now - 1800, missed=True)
+        self.env.invalidate_all()
+        calls = self.env["vpbx.call"].search([("vpbx_call_id", "like", "TOUR-")])
+        self.assertEqual(calls.partner_id, self.partner)
+        self.assertEqual(calls.user_id, self.salesperson)
+        missed = calls.filtered(lambda c: c.status == "missed")
+        self.assertEqual(missed.callback_activity_id.user_id, self.salesperson)
+        self.assertEqual(missed.callback_activity_id.res_id, self.partner.id)
+        for lang in LANGS:
+            with self.subTest(lang=lang):
+                self.start_tour(
+                    f"/odoo/contacts/{self.partner.id}",
+                    "sentech_vpbx_sales_calls",
+                    **self.tour_options(self.salesperson, lang, number=NUMBER),
+                )
+                self.assertScreenshots(["contact", "calls", "call_form"])
