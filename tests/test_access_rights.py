@@ -8,24 +8,18 @@ manager), a VPBX manager who is not a Settings administrator.
 import json
 
 from odoo.tests import HttpCase, new_test_user, tagged
-from odoo.tests.common import JsonRpcException
-from odoo.tools import mute_logger
 
+from .rpc_common import RpcAsUserMixin, password
 from .test_webhook import call_payload
 
 USER = "sentech_vpbx.group_vpbx_user"
 MANAGER = "sentech_vpbx.group_vpbx_manager"
 API_KEY = "acl-Secret-Key-5521"
 PASSWORD = "acl-Ext!Pw-8843"
-ACCESS_ERROR = "odoo.exceptions.AccessError"
-
-
-def password(login):
-    return f"{login}-Pw!1"
 
 
 @tagged("post_install", "-at_install")
-class TestAccessRights(HttpCase):
+class TestAccessRights(RpcAsUserMixin, HttpCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
@@ -75,21 +69,6 @@ class TestAccessRights(HttpCase):
         )
 
     # ------------------------------------------------------------------ helpers
-    def rpc(self, user, model, method, args, kwargs=None):
-        self.authenticate(user.login, password(user.login))
-        return self.make_jsonrpc_request(
-            f"/web/dataset/call_kw/{model}/{method}",
-            {"model": model, "method": method, "args": args, "kwargs": kwargs or {}},
-        )
-
-    def assertDenied(self, user, model, method, args, kwargs=None):
-        with (
-            mute_logger("odoo.http", "odoo.models", "odoo.addons.base.models.ir_rule"),
-            self.assertRaises(JsonRpcException) as caught,
-        ):
-            self.rpc(user, model, method, args, kwargs)
-        self.assertEqual(str(caught.exception), ACCESS_ERROR, f"{user.login}: {model}.{method}")
-        self.env.invalidate_all()
 
     def visible_calls(self, user):
         records = self.rpc(

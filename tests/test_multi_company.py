@@ -11,6 +11,7 @@ from odoo.tests import new_test_user, tagged
 from odoo.tests.common import JsonRpcException
 from odoo.tools import mute_logger
 
+from .rpc_common import RpcAsUserMixin, password
 from .test_webhook import VpbxWebhookCommon, call_payload
 
 USER = "sentech_vpbx.group_vpbx_user"
@@ -21,12 +22,8 @@ KEY_B = "mc-Key-B-2291"
 NUM_A, NUM_B, NUM_SHARED, NUM_BOTH = "0912000202", "0912000201", "0912000203", "0912000204"
 
 
-def password(login):
-    return f"{login}-Pw!1"
-
-
 @tagged("post_install", "-at_install")
-class TestMultiCompany(VpbxWebhookCommon):
+class TestMultiCompany(RpcAsUserMixin, VpbxWebhookCommon):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
@@ -124,22 +121,6 @@ class TestMultiCompany(VpbxWebhookCommon):
     def counts(self, company):
         domain = [("company_id", "=", company.id)]
         return self.Call.search_count(domain), self.Event.search_count(domain)
-
-    def rpc(self, user, model, method, args, kwargs=None):
-        self.authenticate(user.login, password(user.login))
-        return self.make_jsonrpc_request(
-            f"/web/dataset/call_kw/{model}/{method}",
-            {"model": model, "method": method, "args": args, "kwargs": kwargs or {}},
-        )
-
-    def assertDenied(self, user, model, method, args, kwargs=None):
-        with (
-            mute_logger("odoo.http", "odoo.models", "odoo.addons.base.models.ir_rule"),
-            self.assertRaises(JsonRpcException) as caught,
-        ):
-            self.rpc(user, model, method, args, kwargs)
-        self.assertEqual(str(caught.exception), "odoo.exceptions.AccessError", f"{model}.{method}")
-        self.env.invalidate_all()
 
     # ------------------------------------------------------------------ webhooks
     def test_webhook_of_a_never_touches_b(self):
