@@ -232,7 +232,7 @@ def shell(db, code, timeout=None):
 # --------------------------------------------------------------------------- addon code
 
 
-def _load_services():
+def _load_services(submodule="phone"):
     name = "_vpbx_bench_services"
     if name not in sys.modules:
         spec = importlib.util.spec_from_file_location(
@@ -243,7 +243,7 @@ def _load_services():
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module
         spec.loader.exec_module(module)
-    return importlib.import_module(f"{name}.phone")
+    return importlib.import_module(f"{name}.{submodule}")
 
 
 def phone_keys(number, region="VN"):
@@ -434,48 +434,23 @@ def generate_contacts(db, n, seed=1, key_table=True):
 def _fill_keys(conn, first_id, last_id, batch=50000):
     """Key rows for contacts first_id..last_id: the same rows as VpbxPartnerPhone._vpbx_rebuild.
 
-    Same query (region = contact country, else its company's country, else VN), same
-    ``phone_keys``, same de-duplication; written by COPY instead of batched INSERTs.
+    The addon's own query and row builder (``services/partner_keys.py``); written by COPY
+    instead of batched INSERTs.
     """
-    keys_of = _load_services().phone_keys
+    partner_keys = _load_services("partner_keys")
     total = 0
     last = first_id - 1
     with conn.cursor() as read, conn.cursor() as write:
         while True:
-            read.execute(
-                """
-                SELECT p.id, p.company_id, p.phone, p.mobile, pc.code, cc.code
-                  FROM res_partner p
-             LEFT JOIN res_country pc ON pc.id = p.country_id
-             LEFT JOIN res_company co ON co.id = p.company_id
-             LEFT JOIN res_partner cp ON cp.id = co.partner_id
-             LEFT JOIN res_country cc ON cc.id = cp.country_id
-                 WHERE p.id > %s AND p.id <= %s
-                   AND (COALESCE(p.phone, '') != '' OR COALESCE(p.mobile, '') != '')
-              ORDER BY p.id
-                 LIMIT %s
-                """,
-                [last, last_id, batch],
-            )
+            read.execute(partner_keys.CONTACT_NUMBERS_QUERY, [last, last_id, batch])
             found = read.fetchall()
             if not found:
                 break
-            rows = []
-            for pid, company_id, phone, mobile, country, company_country in found:
-                region = country or company_country or "VN"
-                seen = set()
-                for fname, number in (("phone", phone), ("mobile", mobile)):
-                    if not number:
-                        continue
-                    for rank, key in enumerate(keys_of(number, region)):
-                        if key not in seen:
-                            seen.add(key)
-                            rows.append((pid, company_id, key, fname, rank))
             total += _copy(
                 write,
                 "vpbx_partner_phone",
                 ("partner_id", "company_id", "key", "field", "rank"),
-                rows,
+                partner_keys.rows_of_contacts(found),
             )
             last = found[-1][0]
     conn.commit()

@@ -1,6 +1,7 @@
 from odoo import api, fields, models
 
-from .vpbx_partner_phone import DEFAULT_REGION, KEY_FIELDS
+from ..services.partner_keys import DEFAULT_REGION
+from .vpbx_partner_phone import KEY_FIELDS
 
 USER = "sentech_vpbx.group_vpbx_user"
 #: A write touching one of these rewrites the contact's phone keys (the country gives the region

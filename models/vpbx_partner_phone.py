@@ -10,7 +10,11 @@ import logging
 
 from odoo import api, fields, models
 
-from ..services.phone import phone_keys
+from ..services.partner_keys import (
+    CONTACT_NUMBERS_QUERY,
+    key_rows,
+    rows_of_contacts,
+)
 
 _logger = logging.getLogger(__name__)
 
@@ -20,8 +24,8 @@ KEY_FIELDS = ("phone", "mobile")
 INSERT_CHUNK = 1000
 #: Contacts read per batch when the table is filled for existing contacts.
 INIT_BATCH = 5000
-#: Region of a contact without a country whose company has none either.
-DEFAULT_REGION = "VN"
+#: Upper bound of contact ids when every contact is read.
+MAX_ID = 2**31 - 1
 
 
 class VpbxPartnerPhone(models.Model):
@@ -49,16 +53,7 @@ class VpbxPartnerPhone(models.Model):
     @api.model
     def _vpbx_rows(self, partner_id, company_id, region, numbers):
         """Rows (partner_id, company_id, key, field, rank) of one contact; a key appears once."""
-        rows = []
-        seen = set()
-        for fname, number in numbers:
-            if not number:
-                continue
-            for rank, key in enumerate(phone_keys(number, region)):
-                if key not in seen:
-                    seen.add(key)
-                    rows.append((partner_id, company_id, key, fname, rank))
-        return rows
+        return key_rows(partner_id, company_id, region, numbers)
 
     @api.model
     def _vpbx_replace(self, partner_ids, rows, delete=True):
@@ -122,30 +117,11 @@ class VpbxPartnerPhone(models.Model):
         cr.execute("DELETE FROM vpbx_partner_phone")
         last_id, total = 0, 0
         while True:
-            cr.execute(
-                """
-                SELECT p.id, p.company_id, p.phone, p.mobile, pc.code, cc.code
-                  FROM res_partner p
-             LEFT JOIN res_country pc ON pc.id = p.country_id
-             LEFT JOIN res_company co ON co.id = p.company_id
-             LEFT JOIN res_partner cp ON cp.id = co.partner_id
-             LEFT JOIN res_country cc ON cc.id = cp.country_id
-                 WHERE p.id > %s
-                   AND (COALESCE(p.phone, '') != '' OR COALESCE(p.mobile, '') != '')
-              ORDER BY p.id
-                 LIMIT %s
-                """,
-                [last_id, INIT_BATCH],
-            )
+            cr.execute(CONTACT_NUMBERS_QUERY, [last_id, MAX_ID, INIT_BATCH])
             batch = cr.fetchall()
             if not batch:
                 break
-            rows = []
-            for pid, company_id, phone, mobile, country, company_country in batch:
-                region = country or company_country or DEFAULT_REGION
-                rows += self._vpbx_rows(
-                    pid, company_id, region, (("phone", phone), ("mobile", mobile))
-                )
+            rows = rows_of_contacts(batch)
             self._vpbx_replace([], rows, delete=False)
             total += len(rows)
             last_id = batch[-1][0]
