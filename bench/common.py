@@ -39,7 +39,8 @@ Data
     ``phone_keys(number, region="VN")`` the addon's own function (``services/phone.py``).
     ``caller_number(written)`` the number as the PBX sends it (``84912345678``) or None.
 Odoo server
-    ``OdooServer(db, workers=2, extra_args=(), port=None, log_path=None, max_cron_threads=0)``;
+    ``OdooServer(db, workers=2, extra_args=(), port=None, log_path=None, max_cron_threads=0)``
+    serves `db` alone (``-d`` without ``--db-filter``, unless ``VPBX_BENCH_DBFILTER`` is set);
     context manager; ``.start(timeout=120)`` waits for ``/web/health``; ``.stop()`` (SIGTERM,
     then SIGKILL after 30 s); ``.restart()``; ``.url``; ``.port``; ``.pid``;
     ``.worker_pids()`` (HTTP/cron workers, not the gevent process); ``.kill_worker(sig=SIGKILL)``
@@ -533,7 +534,7 @@ class OdooServer:
         cmd = odoo_cmd(
             "-d",
             self.db,
-            f"--db-filter=^{self.db}$",
+            *([f"--db-filter=^{self.db}$"] if os.environ.get("VPBX_BENCH_DBFILTER") else []),
             "--http-interface=127.0.0.1",
             f"--http-port={self.port}",
             f"--gevent-port={free_port()}",

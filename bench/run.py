@@ -2,7 +2,10 @@
 
 1. lookup    the addon's contact lookup vs a suffix ILIKE (OCA base_phone) and Odoo's
              ``phone_mobile_search`` at each size, in one Odoo process on the same data;
-2. ingest    webhooks over HTTP into Odoo --workers=2 at the largest size, next to /web/health;
+2. ingest    webhooks over HTTP into Odoo --workers=2 at the largest size, next to /web/health,
+             in both modes (immediate, queued). Odoo serves one database with ``-d`` and no
+             ``--db-filter`` (set VPBX_BENCH_DBFILTER=1 to add it: every request without a
+             session then opens a connection to list the databases, the health route's too);
 3. backfill  10k history records from the simulator vs merely fetching the pages;
 4. overhead  ORM ``create`` of 100k contacts with the addon vs with its dependencies only.
 
@@ -149,63 +152,102 @@ def webhook_bodies(db, sim, n, seed):
     return records
 
 
+def _wait_drained(db, timeout=600):
+    """Seconds until no delivery is left queued (state new)."""
+    start = time.perf_counter()
+    while time.perf_counter() - start < timeout:
+        if not common.sql(db, "SELECT 1 FROM vpbx_webhook_event WHERE state = 'new' LIMIT 1"):
+            return round(time.perf_counter() - start, 2)
+        time.sleep(0.05)
+    return None
+
+
+def _ingest_mode(db, mode, bodies, per_level, health_n, levels):
+    """One Odoo server, the company set to `mode`; health then webhooks at each level."""
+    queued = mode == "queued"
+    common.sql(db, "UPDATE res_company SET vpbx_webhook_queued = %s", [queued])
+    result = {"mode": mode, "levels": []}
+    sent_ids = set()
+    before = common.sql(db, "SELECT count(*) FROM vpbx_call")[0][0]
+    # Odoo's default of 2 scheduled-action workers beside the 2 HTTP workers, in both modes
+    with common.OdooServer(db, workers=2, max_cron_threads=2) as server:
+        url = common.webhook_url(server, db)
+        warm, rest = bodies[:30], bodies[30:]
+        common.load(url, warm, concurrency=2)
+        common.load(f"{server.url}/web/health", n=60, concurrency=2)
+        sent_ids.update(b["transaction_id"] for b in warm)
+        _wait_drained(db)
+        offset = 0
+        for level in levels:
+            health = common.load(f"{server.url}/web/health", n=health_n[level], concurrency=level)
+            chunk = rest[offset : offset + per_level[level]]
+            offset += per_level[level]
+            # about 5 % re-deliveries of ids already sent (a PBX retries)
+            dupes = random.Random(level).sample(chunk, max(1, len(chunk) // 20))
+            hook = common.load(url, chunk + dupes, concurrency=level)
+            # queued: the calls are stored when the queue is empty again
+            drain = _wait_drained(db)
+            sent_ids.update(b["transaction_id"] for b in chunk)
+            ratio = hook["rps"] / health["rps"] if health["rps"] else None
+            stored_rate = (
+                round(hook["requests"] / (hook["seconds"] + drain), 1)
+                if drain is not None
+                else None
+            )
+            result["levels"].append(
+                {
+                    "senders": level,
+                    "health": health,
+                    "webhook": hook,
+                    "drain_s": drain,
+                    "stored_per_s": stored_rate,
+                    "throughput_ratio": round(ratio, 3) if ratio else None,
+                }
+            )
+            say(
+                f"ingest {mode} c={level}: webhook {hook['rps']} req/s p95 {hook['p95_ms']} ms,"
+                f" drained {drain} s after, health {health['rps']} req/s,"
+                f" errors {hook['errors']}"
+            )
+    stored = common.sql(
+        db,
+        "SELECT count(*), count(partner_id) FROM vpbx_call WHERE vpbx_call_id = ANY(%s)",
+        [list(sent_ids)],
+    )[0]
+    events = dict(
+        common.sql(
+            db,
+            "SELECT state, count(*) FROM vpbx_webhook_event WHERE vpbx_call_id = ANY(%s)"
+            " GROUP BY state",
+            [list(sent_ids)],
+        )
+    )
+    after = common.sql(db, "SELECT count(*) FROM vpbx_call")[0][0]
+    result.update(
+        unique_ids_sent=len(sent_ids),
+        stored_calls=stored[0],
+        new_calls=after - before,
+        linked_calls=stored[1],
+        webhook_events=events,
+    )
+    return result
+
+
 def bench_ingest(db, size, quick):
+    """Both ways of answering a delivery, each with its own calls: "immediate" (processed
+    before the answer, the default) and "queued" (answered once stored; the queue's scheduled
+    action stores the calls)."""
     levels = (1, 4, 16)
     per_level = {1: 150, 4: 400, 16: 600} if not quick else {1: 40, 4: 80, 16: 120}
     health_n = {1: 300, 4: 800, 16: 1200} if not quick else {1: 60, 4: 120, 16: 200}
     sim = common.simulator(api_key=SIM_KEY, seed=8)
-    result = {"contacts": size, "workers": 2, "levels": []}
-    sent_ids = set()
+    result = {"contacts": size, "workers": 2, "modes": []}
     try:
         total = 30 + sum(per_level.values())
-        bodies = webhook_bodies(db, sim, total, seed=8)
-        before = common.sql(db, "SELECT count(*) FROM vpbx_call")[0][0]
-        with common.OdooServer(db, workers=2) as server:
-            url = common.webhook_url(server, db)
-            warm, rest = bodies[:30], bodies[30:]
-            common.load(url, warm, concurrency=2)
-            common.load(f"{server.url}/web/health", n=60, concurrency=2)
-            sent_ids.update(b["transaction_id"] for b in warm)
-            offset = 0
-            for level in levels:
-                health = common.load(
-                    f"{server.url}/web/health", n=health_n[level], concurrency=level
-                )
-                chunk = rest[offset : offset + per_level[level]]
-                offset += per_level[level]
-                # about 5 % re-deliveries of ids already sent (a PBX retries)
-                dupes = random.Random(level).sample(chunk, max(1, len(chunk) // 20))
-                hook = common.load(url, chunk + dupes, concurrency=level)
-                sent_ids.update(b["transaction_id"] for b in chunk)
-                ratio = hook["rps"] / health["rps"] if health["rps"] else None
-                result["levels"].append(
-                    {
-                        "senders": level,
-                        "health": health,
-                        "webhook": hook,
-                        "throughput_ratio": round(ratio, 3) if ratio else None,
-                    }
-                )
-                say(
-                    f"ingest c={level}: webhook {hook['rps']} req/s p95 {hook['p95_ms']} ms,"
-                    f" health {health['rps']} req/s, errors {hook['errors']}"
-                )
-        stored = common.sql(
-            db,
-            "SELECT count(*), count(partner_id) FROM vpbx_call WHERE vpbx_call_id = ANY(%s)",
-            [list(sent_ids)],
-        )[0]
-        events = dict(
-            common.sql(db, "SELECT state, count(*) FROM vpbx_webhook_event GROUP BY state")
-        )
-        after = common.sql(db, "SELECT count(*) FROM vpbx_call")[0][0]
-        result.update(
-            unique_ids_sent=len(sent_ids),
-            stored_calls=stored[0],
-            new_calls=after - before,
-            linked_calls=stored[1],
-            webhook_events=events,
-        )
+        bodies = webhook_bodies(db, sim, 2 * total, seed=8)
+        for index, mode in enumerate(("immediate", "queued")):
+            own = bodies[index * total : (index + 1) * total]
+            result["modes"].append(_ingest_mode(db, mode, own, per_level, health_n, levels))
     finally:
         sim.stop()
     return result
@@ -388,26 +430,29 @@ def targets(results):
             )
         )
     ingest = results.get("ingest")
-    if ingest:
-        worst = min(level["throughput_ratio"] or 0 for level in ingest["levels"])
-        out.append((">= 50% of /web/health throughput", worst >= 0.5, f"lowest {worst:.0%}"))
-        four = next((lv for lv in ingest["levels"] if lv["senders"] == 4), None)
+    for run in (ingest or {}).get("modes", []):
+        mode = run["mode"]
+        worst = min(level["throughput_ratio"] or 0 for level in run["levels"])
+        out.append(
+            (f"{mode}: >= 50% of /web/health throughput", worst >= 0.5, f"lowest {worst:.0%}")
+        )
+        four = next((lv for lv in run["levels"] if lv["senders"] == 4), None)
         if four:
             out.append(
                 (
-                    "webhook p95 < 50 ms at 4 senders",
+                    f"{mode}: webhook p95 < 50 ms at 4 senders",
                     four["webhook"]["p95_ms"] < 50,
                     f"{four['webhook']['p95_ms']} ms",
                 )
             )
-        errors = sum(level["webhook"]["errors"] for level in ingest["levels"])
-        out.append(("no webhook errors", errors == 0, str(errors)))
+        errors = sum(level["webhook"]["errors"] for level in run["levels"])
+        out.append((f"{mode}: no webhook errors", errors == 0, str(errors)))
         out.append(
             (
-                "stored calls = unique ids sent",
-                ingest["stored_calls"] == ingest["unique_ids_sent"] == ingest["new_calls"],
-                f"{ingest['stored_calls']} stored / {ingest['unique_ids_sent']} sent"
-                f" / {ingest['new_calls']} new rows",
+                f"{mode}: stored calls = unique ids sent",
+                run["stored_calls"] == run["unique_ids_sent"] == run["new_calls"],
+                f"{run['stored_calls']} stored / {run['unique_ids_sent']} sent"
+                f" / {run['new_calls']} new rows",
             )
         )
     overhead = results.get("overhead")
@@ -467,29 +512,43 @@ def table(results):
             )
         add("")
     ingest = results.get("ingest")
-    if ingest:
-        add(f"### Webhook ingestion (HTTP, Odoo --workers=2, {ingest['contacts']:,} contacts)")
+    if ingest and ingest.get("modes"):
+        add(
+            f"### Webhook ingestion (HTTP, Odoo --workers=2 --max-cron-threads=2,"
+            f" {ingest['contacts']:,} contacts)"
+        )
         add("")
         measured("ingest")
         add(
-            "| senders | webhook req/s | p50 ms | p95 ms | p99 ms | errors |"
-            " /web/health req/s | health p95 ms | webhook / health |"
+            "*immediate*: each delivery is processed before the answer (the default);"
+            " *queued*: answered once stored, the calls are stored by the queue's scheduled"
+            " action (Settings > SENTECH VPBX > Queue webhook deliveries). *drained*: seconds"
+            " after the last answer until every delivery of the level was processed;"
+            " *stored/s*: deliveries / (sending time + drained)."
         )
-        add("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-        for level in ingest["levels"]:
-            w, h = level["webhook"], level["health"]
-            add(
-                f"| {level['senders']} | {w['rps']} | {w['p50_ms']} | {w['p95_ms']} |"
-                f" {w['p99_ms']} | {w['errors']} | {h['rps']} | {h['p95_ms']} |"
-                f" {level['throughput_ratio']:.0%} |"
-            )
         add("")
         add(
-            f"Unique call ids sent {ingest['unique_ids_sent']} (plus ~5 % re-deliveries),"
-            f" calls stored {ingest['stored_calls']}, new rows {ingest['new_calls']},"
-            f" linked to a contact {ingest['linked_calls']}; webhook events by state:"
-            f" {ingest['webhook_events']}."
+            "| mode | senders | webhook req/s | p50 ms | p95 ms | p99 ms | errors | drained s |"
+            " stored/s | /web/health req/s | health p95 ms | webhook / health |"
         )
+        add("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for run in ingest["modes"]:
+            for level in run["levels"]:
+                w, h = level["webhook"], level["health"]
+                add(
+                    f"| {run['mode']} | {level['senders']} | {w['rps']} | {w['p50_ms']} |"
+                    f" {w['p95_ms']} | {w['p99_ms']} | {w['errors']} | {level['drain_s']} |"
+                    f" {level['stored_per_s']} | {h['rps']} | {h['p95_ms']} |"
+                    f" {level['throughput_ratio']:.0%} |"
+                )
+        add("")
+        for run in ingest["modes"]:
+            add(
+                f"- {run['mode']}: unique call ids sent {run['unique_ids_sent']} (plus ~5 %"
+                f" re-deliveries), calls stored {run['stored_calls']}, new rows"
+                f" {run['new_calls']}, linked to a contact {run['linked_calls']}; webhook"
+                f" events by state: {run['webhook_events']}."
+            )
         add("")
     backfill = results.get("backfill")
     if backfill:

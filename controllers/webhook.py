@@ -5,6 +5,10 @@ as a vpbx.webhook.event and COMMITTED before anything else; only then is it proc
 (always JSON): 403 unknown token (nothing stored), 413 body over 1 MiB, 400 body that cannot be
 read or has no call id (stored as rejected), 200 once stored, even if processing then fails (the
 event is then 'failed' and retried by the cron). Never a 500 because of a body.
+
+With the company's "Queue webhook deliveries" on, the body is only checked (400 when it cannot
+be read) and the event stays 'new' for the queue's scheduled action, woken by the delivery: the
+answer comes after one INSERT and one commit.
 """
 
 import logging
@@ -114,9 +118,15 @@ class VpbxWebhookController(http.Controller):
         event = env["vpbx.webhook.event"]._vpbx_store(
             company, body, content_type, httprequest.remote_addr
         )
-        env.cr.commit()  # stored: from here on the delivery is never lost
-        if event.state == "new":
-            event._vpbx_process(commit=True)
-        if event.state == "rejected":
-            return _answer(400, status="rejected", event_id=event.id, error=event.error)
-        return _answer(200, status="ok", event_id=event.id, state=event.state)
+        event_id, state, error = event.id, event.state, event.error
+        if state == "new" and company._vpbx_call_settings().webhook_queued:
+            # answered once stored; the queue's scheduled action stores the calls
+            state, error = event._vpbx_enqueue()[event_id]
+            env.cr.commit()
+        else:
+            env.cr.commit()  # stored: from here on the delivery is never lost
+            if state == "new":
+                state, error = event._vpbx_process(commit=True)[event_id]
+        if state == "rejected":
+            return _answer(400, status="rejected", event_id=event_id, error=error)
+        return _answer(200, status="ok", event_id=event_id, state=state)

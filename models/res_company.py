@@ -5,7 +5,7 @@ from urllib.parse import urlsplit
 
 import psycopg2
 
-from odoo import api, fields, models
+from odoo import api, fields, models, tools
 from odoo.exceptions import AccessError, UserError, ValidationError
 
 from ..services.errors import VpbxError
@@ -141,13 +141,30 @@ class ResCompany(models.Model):
                 company._vpbx_webhook_url(create=False) if company.vpbx_webhook_token else False
             )
 
+    @api.model_create_multi
+    def create(self, vals_list):
+        companies = super().create(vals_list)
+        if any(vals.get("vpbx_webhook_token") for vals in vals_list):
+            self.env.registry.clear_cache()  # _vpbx_webhook_tokens
+        return companies
+
+    def unlink(self):
+        with_token = any(company.sudo().vpbx_webhook_token for company in self)
+        result = super().unlink()
+        if with_token:
+            self.env.registry.clear_cache()  # _vpbx_webhook_tokens
+        return result
+
     def write(self, vals):
         if "vpbx_api_url" in vals or "vpbx_api_key" in vals or "vpbx_path_auth" in vals:
             # a token issued for another PBX or key must not be reused
             vals = dict(vals, vpbx_access_token=False, vpbx_token_expiry=False)
         if vals.get("vpbx_api_url"):
             vals["vpbx_api_url"] = vals["vpbx_api_url"].strip().rstrip("/")
-        return super().write(vals)
+        result = super().write(vals)
+        if "vpbx_webhook_token" in vals:
+            self.env.registry.clear_cache()  # _vpbx_webhook_tokens, in every worker
+        return result
 
     # ------------------------------------------------------------------ webhook token
 
@@ -193,16 +210,26 @@ class ResCompany(models.Model):
         """Company whose webhook token equals `token`, compared in constant time."""
         if not token or len(token) > 256:
             return self.browse()
-        self.flush_model(["vpbx_webhook_token"])
-        self.env.cr.execute(
-            "SELECT id, vpbx_webhook_token FROM res_company WHERE vpbx_webhook_token IS NOT NULL"
-        )
         found = self.browse()
-        for company_id, stored in self.env.cr.fetchall():
+        for company_id, stored in self._vpbx_webhook_tokens():
             # compare against every company so timing does not reveal which prefix matched
             if secrets.compare_digest(stored.encode(), token.encode()):
                 found = self.browse(company_id)
         return found
+
+    @api.model
+    @tools.ormcache()
+    def _vpbx_webhook_tokens(self):
+        """((company id, token), ...) of every company with a webhook token.
+
+        Read on every delivery, so cached per worker; ``write`` empties the cache of every
+        worker when a token changes (Odoo's cache signaling).
+        """
+        self.flush_model(["vpbx_webhook_token"])
+        self.env.cr.execute(
+            "SELECT id, vpbx_webhook_token FROM res_company WHERE vpbx_webhook_token IS NOT NULL"
+        )
+        return tuple(self.env.cr.fetchall())
 
     # ------------------------------------------------------------------ client
 

@@ -15,3 +15,4 @@ class ResConfigSettings(models.TransientModel):
     vpbx_missed_call_user_id = fields.Many2one(
         related="company_id.vpbx_missed_call_user_id", readonly=False
     )
+    vpbx_webhook_queued = fields.Boolean(related="company_id.vpbx_webhook_queued", readonly=False)

@@ -65,6 +65,10 @@ class ResPartner(models.Model):
         result = super().write(vals)
         if not KEY_TRIGGERS.isdisjoint(vals):
             self._vpbx_update_phone_keys()
+        Company = self.env["res.company"].sudo().with_context(active_test=False)
+        if "country_id" in vals and Company.search_count([("partner_id", "in", self.ids)], limit=1):
+            # a company's country is its partner's: the region of its PBX numbers changed
+            self.env.registry.clear_cache()
         return result
 
     def _vpbx_update_phone_keys(self, new=False):

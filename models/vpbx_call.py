@@ -20,7 +20,7 @@ import pytz
 from markupsafe import Markup
 from psycopg2 import errors as pg_errors
 
-from odoo import Command, api, fields, models
+from odoo import SUPERUSER_ID, Command, api, fields, models
 
 from ..services.phone import format_display, phone_keys
 
@@ -280,6 +280,19 @@ class VpbxCall(models.Model):
                 status=record.status,
                 is_final=record.is_final,
             )
+            # linked before the INSERT: one row written, no UPDATE after it
+            keys = [
+                key
+                for key in (
+                    vals.get("customer_number_normalized"),
+                    vals.get("customer_number_alt_key"),
+                )
+                if key
+            ]
+            if keys:
+                vals.update(self._vpbx_partner_values(company.id, keys))
+            if vals.get("extension"):
+                vals.update(self._vpbx_employee_values(company.id, vals["extension"]))
             # INSERT now: a concurrent insert of the same call fails here on the unique index
             call = self.create(vals)
             was_final = False
@@ -306,12 +319,12 @@ class VpbxCall(models.Model):
                 # another extension took the call (e.g. a ring group): find its employee again
                 vals.update(employee_id=False, user_id=False)
             call.write(vals)
-        if not call.partner_id and (
-            call.customer_number_normalized or call.customer_number_alt_key
-        ):
-            call._vpbx_match_partner()
-        if call.extension and not call.employee_id:
-            call._vpbx_match_employee()
+            if not call.partner_id and (
+                call.customer_number_normalized or call.customer_number_alt_key
+            ):
+                call._vpbx_match_partner()
+            if call.extension and not call.employee_id:
+                call._vpbx_match_employee()
         if call.is_final and not was_final:
             call._vpbx_on_final()
         return call, True
@@ -325,30 +338,34 @@ class VpbxCall(models.Model):
 
     def _vpbx_match_partner(self):
         """Link each call to the contact having its number (see is_ambiguous for the rule)."""
-        Phone = self.env["vpbx.partner.phone"].sudo()
         for call in self:
-            keys = call._vpbx_number_keys()
-            candidates = Phone._vpbx_find_partners(call.company_id.id, keys)
-            if not candidates:
-                continue
-            if len(candidates) == 1:
-                call.write(
-                    {
-                        "partner_id": candidates[0][0],
-                        "is_ambiguous": False,
-                        "candidate_partner_ids": [Command.clear()],
-                    }
-                )
-                continue
-            call.write(
-                {
-                    "partner_id": call._vpbx_pick_partner(candidates, keys),
-                    "is_ambiguous": True,
-                    "candidate_partner_ids": [Command.set([c[0] for c in candidates])],
-                }
+            vals = call._vpbx_partner_values(
+                call.company_id.id, call._vpbx_number_keys(), exclude_call_id=call.id
             )
+            if vals:
+                call.write(vals)
 
-    def _vpbx_pick_partner(self, candidates, keys):
+    @api.model
+    def _vpbx_partner_values(self, company_id, keys, exclude_call_id=None):
+        """partner_id, is_ambiguous and candidates of a call of `company_id` with these number
+        keys; {} when no contact has the number."""
+        candidates = self.env["vpbx.partner.phone"].sudo()._vpbx_find_partners(company_id, keys)
+        if not candidates:
+            return {}
+        if len(candidates) == 1:
+            return {
+                "partner_id": candidates[0][0],
+                "is_ambiguous": False,
+                "candidate_partner_ids": [Command.clear()],
+            }
+        return {
+            "partner_id": self._vpbx_pick_partner(company_id, candidates, keys, exclude_call_id),
+            "is_ambiguous": True,
+            "candidate_partner_ids": [Command.set([c[0] for c in candidates])],
+        }
+
+    @api.model
+    def _vpbx_pick_partner(self, company_id, candidates, keys, exclude_call_id=None):
         """The one rule for several contacts with the number, in order:
 
         1. the best reading: a contact holding today's form of the number beats one matched only
@@ -357,7 +374,6 @@ class VpbxCall(models.Model):
         3. a company rather than one of its people;
         4. the oldest contact (lowest id).
         """
-        self.ensure_one()
         best_score = min(score for _pid, score, _is_company in candidates)
         best = [c for c in candidates if c[1] == best_score]
         if len(best) > 1:
@@ -370,7 +386,7 @@ class VpbxCall(models.Model):
               ORDER BY start_time DESC NULLS LAST, id DESC
                  LIMIT 1
                 """,
-                [self.company_id.id, keys, [c[0] for c in best], self.id],
+                [company_id, keys, [c[0] for c in best], exclude_call_id or 0],
             )
             row = self.env.cr.fetchone()
             if row:
@@ -398,17 +414,26 @@ class VpbxCall(models.Model):
 
     def _vpbx_match_employee(self):
         """The employee whose extension took the call, in the call's company, and its user."""
-        Employee = self.env["hr.employee"].sudo()
         for call in self:
-            employee = Employee.search(
-                [("vpbx_extension", "=", call.extension), ("company_id", "=", call.company_id.id)],
-                limit=1,
-                order="id",
-            )
-            if employee:
-                call.write(
-                    {"employee_id": employee.id, "user_id": employee.user_id.id or call.user_id.id}
-                )
+            vals = call._vpbx_employee_values(call.company_id.id, call.extension)
+            if vals:
+                vals["user_id"] = vals["user_id"] or call.user_id.id
+                call.write(vals)
+
+    @api.model
+    def _vpbx_employee_values(self, company_id, extension):
+        """employee_id and user_id of the active employee of `company_id` with `extension`
+        (the oldest if several); {} when none."""
+        # one indexed probe instead of a search plus a read of the wide hr_employee row
+        self.env["hr.employee"].flush_model(["vpbx_extension", "company_id", "active", "user_id"])
+        self.env.cr.execute(
+            "SELECT id, user_id FROM hr_employee"
+            " WHERE vpbx_extension = %s AND company_id = %s AND active"
+            " ORDER BY id LIMIT 1",
+            [extension, company_id],
+        )
+        row = self.env.cr.fetchone()
+        return {"employee_id": row[0], "user_id": row[1] or False} if row else {}
 
     # ------------------------------------------------------------------ when a call ends
 
@@ -421,7 +446,7 @@ class VpbxCall(models.Model):
         self.ensure_one()
         if self.env.context.get("vpbx_no_followup"):
             return
-        if self.company_id.vpbx_post_call_note and self.partner_id:
+        if self.partner_id and self.company_id._vpbx_call_settings().post_call_note:
             self._vpbx_post_note()
         if self.direction == "inbound" and self.status in CALLBACK_STATUSES:
             self._vpbx_schedule_callback()
@@ -447,12 +472,34 @@ class VpbxCall(models.Model):
         if self.recording_url:
             link = Markup('<p><a href="%s" target="_blank" rel="noopener noreferrer">%s</a></p>')
             body += link % (self.recording_url, _("Recording"))
-        self.partner_id.message_post(
-            body=body,
-            message_type="comment",
-            subtype_xmlid="mail.mt_note",
-            author_id=self.user_id.partner_id.id or None,
+        # A note notifies nobody: logged with the thread's low-level helper, every value given,
+        # as _message_log does, but without reading the author's email and the company's
+        # catchall for a reply-to that nobody uses. message_post's recipient and notification
+        # work would double the cost of a webhook delivery.
+        self.partner_id.sudo()._message_create(
+            [
+                {
+                    "model": "res.partner",
+                    "res_id": self.partner_id.id,
+                    "body": body,
+                    "message_type": "comment",
+                    "is_internal": True,
+                    "subtype_id": self.env["ir.model.data"]._xmlid_to_res_id("mail.mt_note"),
+                    "author_id": self.user_id.partner_id.id or self._vpbx_current_partner_id(),
+                    "email_from": False,
+                    "reply_to": False,
+                    "record_name": False,
+                    "record_alias_domain_id": False,
+                    "record_company_id": False,
+                }
+            ]
         )
+
+    def _vpbx_current_partner_id(self):
+        # webhooks and crons run as the superuser: its partner without reading res_users
+        if self.env.uid == SUPERUSER_ID:
+            return self.env["ir.model.data"]._xmlid_to_res_id("base.partner_root")
+        return self.env.user.partner_id.id
 
     def _vpbx_day_bounds(self, user):
         """UTC bounds of the call's day in the user's time zone (the company's, else UTC)."""

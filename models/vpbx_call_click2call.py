@@ -23,6 +23,14 @@ class VpbxCall(models.Model):
         help="Started from Odoo with a Call button.",
     )
 
+    def init(self):
+        super().init()
+        # every delivery asks whether its company has a pending click-to-call
+        self.env.cr.execute(
+            "CREATE INDEX IF NOT EXISTS vpbx_call_pending_click2call_index"
+            " ON vpbx_call (company_id) WHERE vpbx_click2call AND is_final IS NOT TRUE"
+        )
+
     @api.model
     def _vpbx_upsert_record(self, company, record):
         if record.call_id:
@@ -34,17 +42,28 @@ class VpbxCall(models.Model):
         """Give `record`'s call id to its pending click-to-call; returns that call (or empty).
 
         When a call with that id exists already (its live event beat the click-to-call's own
-        row), the pending row is merged into it instead.
+        row), the pending row is merged into it instead. One query tells whether the call
+        exists and whether the company has any pending click-to-call at all: most deliveries
+        have none, and skip the searches.
         """
-        self.flush_model(["vpbx_call_id", "company_id", "vpbx_click2call"])
+        self.flush_model(["vpbx_call_id", "company_id", "vpbx_click2call", "is_final"])
         self.env.cr.execute(
-            "SELECT id, vpbx_click2call FROM vpbx_call WHERE company_id = %s AND vpbx_call_id = %s",
-            [company.id, record.call_id],
+            """
+            SELECT c.id, c.vpbx_click2call,
+                   EXISTS(SELECT 1 FROM vpbx_call p
+                           WHERE p.company_id = %(company)s AND p.vpbx_click2call
+                             AND p.is_final IS NOT TRUE)
+              FROM (VALUES (1)) AS one
+         LEFT JOIN vpbx_call c ON c.company_id = %(company)s AND c.vpbx_call_id = %(call)s
+            """,
+            {"company": company.id, "call": record.call_id},
         )
-        row = self.env.cr.fetchone()
-        if row:
-            if not row[1] and record.direction != "inbound":
-                self._vpbx_merge_click2call(company, record, self.browse(row[0]))
+        call_id, is_click2call, any_pending = self.env.cr.fetchone()
+        if not any_pending:
+            return self.browse()
+        if call_id:
+            if not is_click2call and record.direction != "inbound":
+                self._vpbx_merge_click2call(company, record, self.browse(call_id))
             return self.browse()
         pending = self._vpbx_find_click2call(company, record)
         if pending:
@@ -85,7 +104,7 @@ class VpbxCall(models.Model):
         call = self.search([*base, ("call_uuid", "in", ids)], order="id desc", limit=1)
         if call:
             return call
-        minutes = company.vpbx_click2call_match_minutes
+        minutes = company._vpbx_call_settings().click2call_match_minutes
         if (
             record.direction == "inbound"
             or not record.extension

@@ -18,5 +18,6 @@ from . import (
     test_vpbx_client,
     test_webhook,
     test_webhook_fuzz,
+    test_webhook_queue,
     test_webhook_registration,
 )

@@ -1,0 +1,155 @@
+"""Queued webhook deliveries: answered once stored, processed by the queue's scheduled action.
+
+Also the per-worker caches the webhook path reads (company call settings, webhook tokens): a
+change made through the ORM is seen by the next delivery.
+"""
+
+import logging
+from unittest.mock import patch
+
+from odoo import SUPERUSER_ID, api
+from odoo.tests import tagged
+
+from ..models import vpbx_webhook_event
+from .test_webhook import EVENT_LOGGER, VpbxWebhookCommon, call_payload, live_payload
+
+QUEUE_CRON = "sentech_vpbx.ir_cron_vpbx_process_webhook_queue"
+
+
+@tagged("post_install", "-at_install")
+class TestWebhookQueue(VpbxWebhookCommon):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.company.vpbx_webhook_queued = True
+        cls.partner = cls.env["res.partner"].create(
+            {"name": "Trần Thị Bích", "mobile": "0912 345 678"}
+        )
+        cls.cron = cls.env.ref(QUEUE_CRON)
+
+    def setUp(self):
+        super().setUp()
+        # the trigger throttle is per worker process: start each test without one
+        vpbx_webhook_event._LAST_WAKE.clear()
+        self.env["ir.cron.trigger"].search([("cron_id", "=", self.cron.id)]).unlink()
+
+    def triggers(self):
+        return self.env["ir.cron.trigger"].search([("cron_id", "=", self.cron.id)])
+
+    def run_queue(self, **kw):
+        # the queue commits: run it on a (test) cursor of its own, as the scheduler would
+        self.env.flush_all()
+        with self.registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            done = env["vpbx.webhook.event"]._cron_vpbx_process_queue(grace=0, **kw)
+        self.env.invalidate_all()
+        return done
+
+    def test_answer_once_stored_then_processed_by_the_queue(self):
+        response = self.post(call_payload("Q-1"))
+        self.assertEqual(response.status_code, 200)
+        answer = response.json()
+        self.assertEqual(answer["state"], "new")
+        event = self.Event.browse(answer["event_id"])
+        self.assertEqual(event.state, "new")
+        self.assertIn("Q-1", event.body)
+        self.assertFalse(self.calls("Q-1"), "nothing is processed before the answer")
+        self.assertEqual(len(self.triggers()), 1, "the delivery woke the queue")
+
+        self.assertEqual(self.run_queue(), 1)
+        call = self.calls("Q-1")
+        self.assertEqual(event.state, "processed")
+        self.assertEqual(event.attempt_count, 1)
+        self.assertEqual(event.call_ids, call)
+        self.assertEqual(call.partner_id, self.partner)
+        self.assertEqual(call.status, "answered")
+        self.assertEqual(len(self.notes(self.partner)), 1, "the same follow-up as immediate mode")
+        self.assertEqual(self.run_queue(), 0, "an event is processed once")
+
+    def test_unreadable_body_is_rejected_at_once(self):
+        response = self.post(raw='{"direction": "inbound"}')
+        self.assertEqual(response.status_code, 400)
+        event = self.Event.browse(response.json()["event_id"])
+        self.assertEqual(event.state, "rejected")
+        self.assertTrue(event.error)
+        self.assertFalse(self.triggers(), "nothing to queue")
+
+    def test_one_trigger_for_a_burst_one_batch_for_its_events(self):
+        ids = [f"Q-B{i}" for i in range(5)]
+        for call_id in ids:
+            self.assertEqual(self.post(call_payload(call_id)).status_code, 200)
+        self.assertEqual(len(self.triggers()), 1, "deliveries within the wake interval share it")
+        self.assertEqual(self.run_queue(), 5)
+        for call_id in ids:
+            self.assertEqual(len(self.calls(call_id)), 1, call_id)
+
+    def test_live_and_final_of_one_call_in_one_batch(self):
+        self.post(live_payload("Q-LIVE"))
+        self.post(call_payload("Q-LIVE"))
+        self.post(live_payload("Q-LIVE", state="answered"))  # late: must not undo the end
+        self.assertEqual(self.run_queue(), 3)
+        call = self.calls("Q-LIVE")
+        self.assertEqual(len(call), 1)
+        self.assertTrue(call.is_final)
+        self.assertEqual(call.status, "answered")
+        self.assertEqual(len(self.notes(self.partner)), 1)
+
+    def test_failure_in_a_batch_is_kept_on_its_event(self):
+        for call_id in ("Q-OK1", "Q-BAD", "Q-OK2"):
+            self.post(call_payload(call_id))
+        Call = type(self.env["vpbx.call"])
+        upsert = Call._vpbx_upsert_records
+
+        def failing(self, company, records, stale=None):
+            if any(record.call_id == "Q-BAD" for record in records):
+                raise RuntimeError("the PBX sent something we cannot store")
+            return upsert(self, company, records, stale=stale)
+
+        with (
+            patch.object(Call, "_vpbx_upsert_records", failing),
+            self.assertLogs(EVENT_LOGGER, logging.WARNING),
+        ):
+            self.assertEqual(self.run_queue(), 3)
+        states = {
+            call_id: self.events().filtered(lambda e, c=call_id: c in e.body).state
+            for call_id in ("Q-OK1", "Q-BAD", "Q-OK2")
+        }
+        self.assertEqual(states, {"Q-OK1": "processed", "Q-BAD": "failed", "Q-OK2": "processed"})
+        self.assertEqual(len(self.calls("Q-OK1") | self.calls("Q-OK2")), 2)
+        self.assertFalse(self.calls("Q-BAD"), "the failed event's work was rolled back")
+        # the batch was rolled back and replayed one by one: each event counted once
+        self.assertEqual(set(self.events().mapped("attempt_count")), {1})
+
+    def test_immediate_mode_is_unchanged(self):
+        self.company.vpbx_webhook_queued = False
+        response = self.post(call_payload("Q-NOW"))
+        self.assertEqual(response.json()["state"], "processed")
+        self.assertTrue(self.calls("Q-NOW"))
+        self.assertFalse(self.triggers())
+
+
+@tagged("post_install", "-at_install")
+class TestWebhookCaches(VpbxWebhookCommon):
+    """The settings a delivery reads are cached per worker; ORM writes empty the cache."""
+
+    def test_mapping_change_is_seen_by_the_next_delivery(self):
+        self.assertEqual(self.post(call_payload("C-1", disposition="voicemail")).status_code, 200)
+        self.assertEqual(self.calls("C-1").status, "answered", "talk time: answered")
+        self.company.vpbx_missed_dispositions = "voicemail"
+        self.post(call_payload("C-2", disposition="voicemail"))
+        self.assertEqual(self.calls("C-2").status, "missed")
+
+    def test_country_of_the_company_partner_gives_the_region(self):
+        self.assertEqual(self.company._vpbx_number_region(), "VN")
+        self.company.partner_id.country_id = self.env.ref("base.th")
+        self.assertEqual(self.company._vpbx_number_region(), "TH")
+        self.company.country_id = self.env.ref("base.vn")
+        self.assertEqual(self.company._vpbx_number_region(), "VN")
+
+    def test_new_token_replaces_the_old_one_at_once(self):
+        old = self.token
+        self.assertEqual(self.post(call_payload("C-T1")).status_code, 200)
+        self.company.sudo().vpbx_webhook_token = "a-new-secret-of-this-company"
+        self.assertEqual(self.post(call_payload("C-T2"), token=old).status_code, 403)
+        response = self.post(call_payload("C-T3"), token="a-new-secret-of-this-company")
+        self.assertEqual(response.status_code, 200)
