@@ -54,6 +54,8 @@ RECORD_FIELDS = {
 #: Final statuses of an inbound call that ask for a call back.
 CALLBACK_STATUSES = ("missed", "busy", "failed")
 CALLBACK_ACTIVITY = "sentech_vpbx.mail_activity_type_vpbx_callback"
+#: cr.precommit.data key of the chatter notes a queue batch creates at once
+NOTES_KEY = "sentech_vpbx.call_notes"
 
 
 def _format_seconds(seconds):
@@ -262,18 +264,24 @@ class VpbxCall(models.Model):
         return vals
 
     @api.model
-    def _vpbx_upsert_record(self, company, record):
-        """Upsert one CallRecord; returns (call, applied)."""
-        cr = self.env.cr
+    def _vpbx_lock_call(self, company, record):
+        """Id of the call of (company, record.call_id), its row locked; None when there is none
+        yet (a concurrent insert of the same call then fails on the unique index)."""
         self.flush_model(["vpbx_call_id", "company_id"])
-        cr.execute(
+        self.env.cr.execute(
             "SELECT id FROM vpbx_call WHERE company_id = %s AND vpbx_call_id = %s"
             " FOR NO KEY UPDATE",
             [company.id, record.call_id],
         )
-        row = cr.fetchone()
+        row = self.env.cr.fetchone()
+        return row[0] if row else None
+
+    @api.model
+    def _vpbx_upsert_record(self, company, record):
+        """Upsert one CallRecord; returns (call, applied)."""
+        call_id = self._vpbx_lock_call(company, record)
         vals = self._vpbx_values(company, record)
-        if row is None:
+        if call_id is None:
             vals.update(
                 company_id=company.id,
                 vpbx_call_id=record.call_id,
@@ -297,7 +305,7 @@ class VpbxCall(models.Model):
             call = self.create(vals)
             was_final = False
         else:
-            call = self.browse(row[0])
+            call = self.browse(call_id)
             was_final = call.is_final
             if was_final and not record.is_final:
                 # a late live event never undoes the final record; it may fill gaps
@@ -476,24 +484,37 @@ class VpbxCall(models.Model):
         # as _message_log does, but without reading the author's email and the company's
         # catchall for a reply-to that nobody uses. message_post's recipient and notification
         # work would double the cost of a webhook delivery.
-        self.partner_id.sudo()._message_create(
-            [
-                {
-                    "model": "res.partner",
-                    "res_id": self.partner_id.id,
-                    "body": body,
-                    "message_type": "comment",
-                    "is_internal": True,
-                    "subtype_id": self.env["ir.model.data"]._xmlid_to_res_id("mail.mt_note"),
-                    "author_id": self.user_id.partner_id.id or self._vpbx_current_partner_id(),
-                    "email_from": False,
-                    "reply_to": False,
-                    "record_name": False,
-                    "record_alias_domain_id": False,
-                    "record_company_id": False,
-                }
-            ]
-        )
+        values = {
+            "model": "res.partner",
+            "res_id": self.partner_id.id,
+            "body": body,
+            "message_type": "comment",
+            "is_internal": True,
+            "subtype_id": self.env["ir.model.data"]._xmlid_to_res_id("mail.mt_note"),
+            "author_id": self.user_id.partner_id.id or self._vpbx_current_partner_id(),
+            "email_from": False,
+            "reply_to": False,
+            "record_name": False,
+            "record_alias_domain_id": False,
+            "record_company_id": False,
+        }
+        if self.env.context.get("vpbx_batch_notes"):
+            # a batch of the webhook queue: every note of the batch in one create, just before
+            # its commit (a rolled back batch drops them with the rest)
+            pending = self.env.cr.precommit.data.setdefault(NOTES_KEY, [])
+            if not pending:
+                self.env.cr.precommit.add(self.env["vpbx.call"]._vpbx_create_pending_notes)
+            pending.append(values)
+            return
+        self.partner_id.sudo()._message_create([values])
+
+    @api.model
+    def _vpbx_create_pending_notes(self):
+        values_list = self.env.cr.precommit.data.pop(NOTES_KEY, [])
+        if values_list:
+            self.env["res.partner"].sudo()._message_create(values_list)
+            # called after the commit's flush, like mail's _track_finalize: flush again
+            self.env.flush_all()
 
     def _vpbx_current_partner_id(self):
         # webhooks and crons run as the superuser: its partner without reading res_users

@@ -32,43 +32,42 @@ class VpbxCall(models.Model):
         )
 
     @api.model
-    def _vpbx_upsert_record(self, company, record):
-        if record.call_id:
-            self._vpbx_adopt_click2call(company, record)
-        return super()._vpbx_upsert_record(company, record)
-
-    @api.model
-    def _vpbx_adopt_click2call(self, company, record):
-        """Give `record`'s call id to its pending click-to-call; returns that call (or empty).
+    def _vpbx_lock_call(self, company, record):
+        """The call's row, after giving `record`'s call id to its pending click-to-call.
 
         When a call with that id exists already (its live event beat the click-to-call's own
-        row), the pending row is merged into it instead. One query tells whether the call
-        exists and whether the company has any pending click-to-call at all: most deliveries
+        row), the pending row is merged into it instead. The same query that locks the call's
+        row tells whether the company has any pending click-to-call at all: most deliveries
         have none, and skip the searches.
         """
         self.flush_model(["vpbx_call_id", "company_id", "vpbx_click2call", "is_final"])
         self.env.cr.execute(
             """
-            SELECT c.id, c.vpbx_click2call,
+            WITH locked AS (
+                SELECT id, vpbx_click2call FROM vpbx_call
+                 WHERE company_id = %(company)s AND vpbx_call_id = %(call)s
+                   FOR NO KEY UPDATE
+            )
+            SELECT locked.id, locked.vpbx_click2call,
                    EXISTS(SELECT 1 FROM vpbx_call p
                            WHERE p.company_id = %(company)s AND p.vpbx_click2call
                              AND p.is_final IS NOT TRUE)
-              FROM (VALUES (1)) AS one
-         LEFT JOIN vpbx_call c ON c.company_id = %(company)s AND c.vpbx_call_id = %(call)s
+              FROM (VALUES (1)) AS one LEFT JOIN locked ON TRUE
             """,
             {"company": company.id, "call": record.call_id},
         )
         call_id, is_click2call, any_pending = self.env.cr.fetchone()
         if not any_pending:
-            return self.browse()
+            return call_id
         if call_id:
             if not is_click2call and record.direction != "inbound":
                 self._vpbx_merge_click2call(company, record, self.browse(call_id))
-            return self.browse()
+            return call_id
         pending = self._vpbx_find_click2call(company, record)
-        if pending:
-            pending.write({"vpbx_call_id": record.call_id})
-        return pending
+        if not pending:
+            return None
+        pending.write({"vpbx_call_id": record.call_id})
+        return super()._vpbx_lock_call(company, record)
 
     @api.model
     def _vpbx_merge_click2call(self, company, record, call):

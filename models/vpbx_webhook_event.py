@@ -28,9 +28,9 @@ QUEUE_BATCH = 50
 #: A run of the queue stops taking new batches after this many seconds (the next run goes on).
 QUEUE_TIME_LIMIT = 120
 #: A worker triggers the queue at most this often (seconds)...
-QUEUE_WAKE_INTERVAL = 0.2
+QUEUE_WAKE_INTERVAL = 0.5
 #: ...and a run of the queue looks once more this long after finding it empty.
-QUEUE_GRACE = 0.3
+QUEUE_GRACE = 0.6
 #: dbname -> time.monotonic() of this worker's last trigger of the queue
 _LAST_WAKE = {}
 
@@ -299,7 +299,11 @@ class VpbxWebhookEvent(models.Model):
                 " ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED",
                 [batch],
             )
-            events = self.sudo().browse([row[0] for row in self.env.cr.fetchall()])
+            events = (
+                self.sudo()
+                .with_context(vpbx_batch_notes=True)
+                .browse([row[0] for row in self.env.cr.fetchall()])
+            )
             if not events:
                 if grace <= 0:
                     break
@@ -315,7 +319,7 @@ class VpbxWebhookEvent(models.Model):
             except Exception:  # replayed one by one below, where each failure is recorded
                 self.env.cr.rollback()
                 self.env.invalidate_all()
-                events._vpbx_process(commit=True)
+                events.with_context(vpbx_batch_notes=False)._vpbx_process(commit=True)
             done += len(events)
         return done
 
