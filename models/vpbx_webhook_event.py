@@ -276,7 +276,12 @@ class VpbxWebhookEvent(models.Model):
         if now - _LAST_WAKE.get(dbname, float("-inf")) < QUEUE_WAKE_INTERVAL:
             return False
         _LAST_WAKE[dbname] = now
-        self.env.ref(QUEUE_CRON).sudo()._trigger()
+        cron = self.env.ref(QUEUE_CRON, raise_if_not_found=False)
+        if not cron:
+            # deleted: the delivery is stored all the same, the retry job takes it later
+            _logger.warning("VPBX: the scheduled action %s is missing", QUEUE_CRON)
+            return False
+        cron.sudo()._trigger()
         return True
 
     @api.model
