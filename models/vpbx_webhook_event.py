@@ -108,9 +108,9 @@ class VpbxWebhookEvent(models.Model):
         vals = {
             "company_id": company.id,
             "content_type": (content_type or "")[:255],
-            "remote_addr": remote_addr or None,
+            "remote_addr": remote_addr or False,
             "state": "new",
-            "error": None,
+            "error": False,
             "attempt_count": 0,
         }
         try:
@@ -136,12 +136,14 @@ class VpbxWebhookEvent(models.Model):
                     now() AT TIME ZONE 'UTC', now() AT TIME ZONE 'UTC')
          RETURNING id, received_at
             """,
-            dict(vals, uid=self.env.uid),
+            # vals hold the cache's values (False for empty); SQL wants NULL
+            {
+                **{key: None if value is False else value for key, value in vals.items()},
+                "uid": self.env.uid,
+            },
         )
-        event_id, received_at = self.env.cr.fetchone()
+        event_id, vals["received_at"] = self.env.cr.fetchone()
         event = self.sudo().browse(event_id)
-        vals.update(received_at=received_at, error=vals["error"] or False)
-        vals["remote_addr"] = vals["remote_addr"] or False
         for fname, value in vals.items():
             self.env.cache.update(event, self._fields[fname], [value])
         return event
