@@ -46,8 +46,12 @@ Odoo server
     ``.worker_pids()`` (HTTP/cron workers, not the gevent process); ``.kill_worker(sig=SIGKILL)``
     kills one worker and returns its pid (the prefork master spawns a new one);
     ``.alive()``; ``.log_path``.
-    ``webhook_url(server, db)`` ensures the main company has a webhook token and
-    ``web.base.url`` points at the server; returns ``<server.url>/vpbx/webhook/<token>``.
+PBX account
+    ``PBX_CODE`` odoo-bin shell code defining ``pbx``: the main company's first PBX account,
+    created (named "Bench") when there is none, since benchmark databases have no demo data;
+    not committed. ``pbx_id(db)`` the id of that account, created and committed when missing.
+    ``webhook_url(server, db)`` ensures that account has a webhook token and ``web.base.url``
+    points at the server; returns ``<server.url>/vpbx/webhook/<token>``.
 HTTP load
     ``load(target, bodies=None, concurrency=1, n=None, method=None, headers=None,
     timeout=30)``: ``target`` is a URL (keep-alive ``http.client`` connection per thread) or a
@@ -612,9 +616,39 @@ class OdooServer:
         self.stop()
 
 
+PBX_CODE = """
+main_company = env.ref('base.main_company')
+pbx = env['vpbx.pbx'].sudo().search([('company_id', '=', main_company.id)], limit=1)
+if not pbx:
+    pbx = env['vpbx.pbx'].sudo().create({'name': 'Bench', 'company_id': main_company.id})
+"""
+
+# the account PBX_CODE finds: same company, same order (vpbx.pbx's _order), active only
+_PBX_QUERY = """
+SELECT p.id FROM vpbx_pbx p
+  JOIN ir_model_data d ON d.model = 'res.company' AND d.res_id = p.company_id
+ WHERE d.module = 'base' AND d.name = 'main_company' AND p.active
+ ORDER BY p.sequence, p.id LIMIT 1
+"""
+
+
+def pbx_id(db):
+    """Id of the main company's first PBX account; created (and committed) when missing."""
+    rows = sql(db, _PBX_QUERY)
+    if rows:
+        return rows[0][0]
+    out = shell(db, PBX_CODE + "env.cr.commit()\nprint('PBX_ID=%d' % pbx.id)\n")
+    line = next((x for x in out.splitlines() if x.startswith("PBX_ID=")), None)
+    if line is None:
+        raise ShellError(f"no PBX account could be created in {db}", out)
+    return int(line.split("=", 1)[1])
+
+
 def webhook_url(server, db):
-    """The main company's webhook URL on `server` (token created when missing)."""
+    """The webhook URL of the PBX account of ``pbx_id`` on `server` (token created when
+    missing)."""
     base = server.url if server is not None else None
+    account = pbx_id(db)
     conn = connect(db)
     try:
         with conn.cursor() as cur:
@@ -625,15 +659,15 @@ def webhook_url(server, db):
             else:
                 cur.execute("SELECT value FROM ir_config_parameter WHERE key = 'web.base.url'")
                 base = cur.fetchone()[0]
-            cur.execute("SELECT id, vpbx_webhook_token FROM res_company ORDER BY id LIMIT 1")
-            company_id, token = cur.fetchone()
+            cur.execute("SELECT webhook_token FROM vpbx_pbx WHERE id = %s", [account])
+            (token,) = cur.fetchone()
             if not token:
+                # vpbx.pbx's create() gives every account a token: only an emptied one gets here
                 import secrets
 
                 token = secrets.token_urlsafe(32)
                 cur.execute(
-                    "UPDATE res_company SET vpbx_webhook_token = %s WHERE id = %s",
-                    [token, company_id],
+                    "UPDATE vpbx_pbx SET webhook_token = %s WHERE id = %s", [token, account]
                 )
     finally:
         conn.close()

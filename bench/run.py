@@ -50,8 +50,10 @@ from odoo.addons.sentech_vpbx.services.phone import phone_keys
 data = json.load(open(%(path)r))
 Phone = env['vpbx.partner.phone'].sudo()
 Partner = env['res.partner'].sudo().with_context(active_test=True)
-company_id = env.company.id
-region = env.company._vpbx_number_region()
+%(pbx_code)s
+settings = pbx._vpbx_call_settings()
+company_id = settings.company_id
+region = settings.region
 
 def addon(caller):
     # what vpbx.call does: keys of the PBX's number (normalised + alt), then the indexed lookup
@@ -123,7 +125,7 @@ def bench_lookup(db, size, quick):
     limits = {"addon": len(samples), "odoo": 400, "suffix": 200}
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as fh:
         json.dump({"samples": samples, "limits": limits}, fh)
-    out = common.shell(db, LOOKUP_SCRIPT % {"path": fh.name})
+    out = common.shell(db, LOOKUP_SCRIPT % {"path": fh.name, "pbx_code": common.PBX_CODE})
     Path(fh.name).unlink()
     raw = json.loads(out.split("RESULT=", 1)[1].splitlines()[0])
     result = {"contacts": size}
@@ -163,9 +165,10 @@ def _wait_drained(db, timeout=600):
 
 
 def _ingest_mode(db, mode, bodies, per_level, health_n, levels):
-    """One Odoo server, the company set to `mode`; health then webhooks at each level."""
+    """One Odoo server, the PBX account set to `mode`; health then webhooks at each level."""
     queued = mode == "queued"
-    common.sql(db, "UPDATE res_company SET vpbx_webhook_queued = %s", [queued])
+    pbx_id = common.pbx_id(db)  # before the server starts: its workers read the account once
+    common.sql(db, "UPDATE vpbx_pbx SET webhook_queued = %s WHERE id = %s", [queued, pbx_id])
     result = {"mode": mode, "levels": []}
     sent_ids = set()
     before = common.sql(db, "SELECT count(*) FROM vpbx_call")[0][0]
@@ -258,17 +261,17 @@ def bench_ingest(db, size, quick):
 BACKFILL_SCRIPT = r"""
 import json, time
 from datetime import datetime, timezone
-company = env.company.sudo()
-company.write({'vpbx_api_url': %(sim_url)r, 'vpbx_api_key': %(key)r})
+%(pbx_code)s
+pbx.write({'api_url': %(sim_url)r, 'api_key': %(key)r})
 env.cr.commit()
 date_from = datetime.fromtimestamp(%(start)d, timezone.utc).replace(tzinfo=None)
 date_to = datetime.fromtimestamp(%(end)d, timezone.utc).replace(tzinfo=None)
 from odoo.addons.sentech_vpbx.services import history_sync
-client = company._vpbx_client()
+client = pbx._vpbx_client()
 t0 = time.perf_counter()
 page, fetched = 1, 0
 while True:
-    payload = company._vpbx_history_page(client, date_from, date_to, page)
+    payload = pbx._vpbx_history_page(client, date_from, date_to, page)
     items = history_sync.page_items(payload)
     fetched += len(items)
     if not items or not history_sync.has_next(payload, page):
@@ -277,7 +280,7 @@ while True:
 fetch_s = time.perf_counter() - t0
 before = env['vpbx.call'].search_count([])
 task = env['vpbx.history.import'].create(
-    {'company_id': company.id, 'date_from': date_from, 'date_to': date_to})
+    {'pbx_id': pbx.id, 'date_from': date_from, 'date_to': date_to})
 task.action_start()
 env.cr.commit()
 t0 = time.perf_counter()
@@ -313,7 +316,14 @@ def bench_backfill(db, size, quick):
             sim.add_call(**record)
         out = common.shell(
             db,
-            BACKFILL_SCRIPT % {"sim_url": sim.url, "key": SIM_KEY, "start": start, "end": end},
+            BACKFILL_SCRIPT
+            % {
+                "pbx_code": common.PBX_CODE,
+                "sim_url": sim.url,
+                "key": SIM_KEY,
+                "start": start,
+                "end": end,
+            },
         )
     finally:
         sim.stop()
@@ -522,8 +532,9 @@ def table(results):
         add(
             "*immediate*: each delivery is processed before the answer (the default);"
             " *queued*: answered once stored, the calls are stored by the queue's scheduled"
-            " action (Settings > SENTECH VPBX > Queue webhook deliveries). *drained*: seconds"
-            " after the last answer until every delivery of the level was processed;"
+            " action (VPBX > Configuration > PBX accounts > Queue Webhook Deliveries)."
+            " *drained*: seconds after the last answer until every delivery of the level was"
+            " processed;"
             " *stored/s*: deliveries / (sending time + drained)."
         )
         add("")

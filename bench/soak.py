@@ -248,7 +248,7 @@ def check(db, sender, sent_ids):
     calls = dict(rows)
     dup_all = common.sql(
         db,
-        "SELECT count(*) FROM (SELECT 1 FROM vpbx_call GROUP BY company_id, vpbx_call_id"
+        "SELECT count(*) FROM (SELECT 1 FROM vpbx_call GROUP BY pbx_id, vpbx_call_id"
         " HAVING count(*) > 1) d",
     )[0][0]
     lost = sorted(acked_ids - calls.keys())
@@ -427,6 +427,8 @@ def main():
         common.create_db(DB)
         info = common.generate_contacts(DB, contacts, seed=9)
         say(f"{info['contacts']} contacts, {info.get('keys')} phone keys")
+    # the PBX account the deliveries go to, before the server starts (no demo data here)
+    common.pbx_id(DB)
     rows = common.contact_numbers(DB, 2000, seed=9)
     numbers = [c for _pid, phone, mobile in rows for c in [common.caller_number(phone or mobile)]]
     numbers = [c for c in numbers if c]

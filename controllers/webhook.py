@@ -1,14 +1,12 @@
 """POST /vpbx/webhook/<token>: call records pushed by the PBX.
 
-The token in the URL identifies the company (compared in constant time). The body is stored raw
-as a vpbx.webhook.event and COMMITTED before anything else; only then is it processed. Answers
-(always JSON): 403 unknown token (nothing stored), 413 body over 1 MiB, 400 body that cannot be
-read or has no call id (stored as rejected), 200 once stored, even if processing then fails (the
-event is then 'failed' and retried by the cron). Never a 500 because of a body.
-
-With the company's "Queue webhook deliveries" on, the body is only checked (400 when it cannot
-be read) and the event stays 'new' for the queue's scheduled action, woken by the delivery: the
-answer comes after one INSERT and one commit.
+The controller does three things: the token in the URL gives the PBX account (compared in
+constant time), the body is read (at most 1 MiB), and the outcome is answered. Everything in
+between, storing the raw body and committing it before anything else, processing it or leaving
+it to the queue, is ``vpbx.webhook.event._vpbx_receive``. Answers (always JSON): 403 unknown
+token (nothing stored), 413 body over 1 MiB, 400 body that cannot be read or has no call id
+(stored as rejected), 200 once stored, even if processing then fails (the event is then
+'failed' and retried by the cron). Never a 500 because of a body.
 """
 
 import logging
@@ -30,7 +28,7 @@ WEBHOOK_TOKEN_RE = re.compile(r"(/vpbx/webhook/)[^\s/?#\"]+")
 
 class HideWebhookToken(logging.Filter):
     """Odoo's access log (the ``werkzeug`` logger) shows ``/vpbx/webhook/***``: the token in the
-    URL is the company's webhook secret."""
+    URL is the PBX account's webhook secret."""
 
     def filter(self, record):
         if isinstance(record.args, tuple) and any(
@@ -98,35 +96,30 @@ class VpbxWebhookController(http.Controller):
 
     def _vpbx_webhook(self, token):
         env = request.env(user=SUPERUSER_ID, su=True)
-        company = env["res.company"]._vpbx_company_from_webhook_token(token)
-        if not company:
+        pbx = env["vpbx.pbx"]._vpbx_from_webhook_token(token)
+        if not pbx:
             return _answer(403, status="error", error="unknown_token")
-        httprequest = request.httprequest
-        length = httprequest.content_length
-        if length is not None and length > MAX_BODY:
+        body, content_type = self._vpbx_body(request.httprequest)
+        if body is None:
             return _answer(413, status="error", error="payload_too_large", limit=MAX_BODY)
-        content_type = httprequest.headers.get("Content-Type") or ""
-        if httprequest.mimetype in FORM_MIMETYPES:
-            # werkzeug parsed (and consumed) the form before the route was called
-            body = urlencode(list(httprequest.form.items(multi=True))).encode()
-            content_type = "application/x-www-form-urlencoded"
-        else:
-            body = _read_body(httprequest, MAX_BODY + 1)
-            if len(body) > MAX_BODY:
-                return _answer(413, status="error", error="payload_too_large", limit=MAX_BODY)
-
-        event = env["vpbx.webhook.event"]._vpbx_store(
-            company, body, content_type, httprequest.remote_addr
+        event_id, state, error = env["vpbx.webhook.event"]._vpbx_receive(
+            pbx, body, content_type, request.httprequest.remote_addr
         )
-        event_id, state, error = event.id, event.state, event.error
-        if state == "new" and company._vpbx_call_settings().webhook_queued:
-            # answered once stored; the queue's scheduled action stores the calls
-            state, error = event._vpbx_enqueue()[event_id]
-            env.cr.commit()
-        else:
-            env.cr.commit()  # stored: from here on the delivery is never lost
-            if state == "new":
-                state, error = event._vpbx_process(commit=True)[event_id]
         if state == "rejected":
             return _answer(400, status="rejected", event_id=event_id, error=error)
         return _answer(200, status="ok", event_id=event_id, state=state)
+
+    @staticmethod
+    def _vpbx_body(httprequest):
+        """``(bytes, content type)`` of the request, or ``(None, None)`` above MAX_BODY."""
+        length = httprequest.content_length
+        if length is not None and length > MAX_BODY:
+            return None, None
+        if httprequest.mimetype in FORM_MIMETYPES:
+            # werkzeug parsed (and consumed) the form before the route was called
+            body = urlencode(list(httprequest.form.items(multi=True))).encode()
+            return body, "application/x-www-form-urlencoded"
+        body = _read_body(httprequest, MAX_BODY + 1)
+        if len(body) > MAX_BODY:
+            return None, None
+        return body, httprequest.headers.get("Content-Type") or ""

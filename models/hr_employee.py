@@ -3,45 +3,37 @@ import logging
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
 
+from ..const import ACTION_CALLS, GROUP_MANAGER, GROUP_USER
 from ..services import provisioning
 from ..services.errors import VpbxError
 
 _logger = logging.getLogger(__name__)
 
-MANAGER = "sentech_vpbx.group_vpbx_manager"
 # Pages of internal_phone/list read when looking an employee up (50 items each).
 LOOKUP_MAX_PAGES = 20
 
 
 class HrEmployee(models.Model):
-    """PBX extension of an employee: credentials, provisioning through the PBX API.
+    """PBX extension of an employee: credentials, provisioning through the PBX API, calls.
 
-    Secrets: ``vpbx_password`` is readable by VPBX managers only; the employee's own user reads
-    it through ``vpbx_softphone_password``, which is empty for anybody else. hr.employee fields
-    missing from hr.employee.public carry ``groups`` so that non-HR users never prefetch them.
+    The account, domain and extension are declared on ``hr.employee.base`` (colleagues see them
+    on the public form). Secrets: ``vpbx_password`` is readable by VPBX managers only; the
+    employee's own user reads it through ``vpbx_softphone_password``. Fields missing from
+    hr.employee.public carry ``groups`` so that non-HR users never prefetch them.
     """
 
     _inherit = "hr.employee"
 
-    vpbx_domain = fields.Char(string="VPBX Domain", copy=False, tracking=True)
-    vpbx_extension = fields.Char(
-        string="VPBX Extension",
-        copy=False,
-        tracking=True,
-        index="btree_not_null",
-        help="The extension's user name on the PBX, e.g. 101. Unique per company.",
-    )
+    # tracked here: hr.employee is a mail thread, its public view is not
+    vpbx_pbx_id = fields.Many2one(tracking=True)
+    vpbx_domain = fields.Char(tracking=True)
+    vpbx_extension = fields.Char(tracking=True)
     vpbx_password = fields.Char(
         string="VPBX Password",
         copy=False,
-        groups=MANAGER,
+        groups=GROUP_MANAGER,
         # its own prefetch group: never loaded along with the other fields of the employee
         prefetch="vpbx_secret",
-    )
-    vpbx_softphone_password = fields.Char(
-        string="Softphone Password",
-        compute="_compute_vpbx_softphone_password",
-        help="The extension password, shown to the employee's own user and to VPBX managers.",
     )
     vpbx_state = fields.Selection(
         [
@@ -65,6 +57,16 @@ class HrEmployee(models.Model):
         groups="hr.group_hr_user",
     )
     vpbx_agent_id = fields.Char(string="VPBX Agent ID", copy=False, groups="hr.group_hr_user")
+    # not on hr.employee.public: colleagues do not need it, so it carries groups
+    vpbx_hotline = fields.Char(
+        string="VPBX Hotline",
+        groups="hr.group_hr_user",
+        help="Outbound number (caller ID) of this employee's click-to-calls; empty: the"
+        " hotline of the PBX account.",
+    )
+    vpbx_call_count = fields.Integer(
+        string="Calls", compute="_compute_vpbx_call_count", groups=GROUP_USER
+    )
 
     @api.depends("vpbx_extension")
     def _compute_vpbx_state(self):
@@ -72,20 +74,31 @@ class HrEmployee(models.Model):
             employee.vpbx_state = "provisioned" if employee.vpbx_extension else "none"
             employee.vpbx_last_error = False
 
-    @api.depends_context("uid")
-    @api.depends("user_id")
-    def _compute_vpbx_softphone_password(self):
-        is_manager = self.env.user.has_group(MANAGER)
-        for employee in self:
-            employee_sudo = employee.sudo()
-            allowed = is_manager or (
-                employee_sudo.user_id and employee_sudo.user_id == self.env.user
+    def _compute_vpbx_call_count(self):
+        counts = dict(
+            self.env["vpbx.call"]._read_group(
+                [("employee_id", "in", self.ids)], ["employee_id"], ["__count"]
             )
-            employee.vpbx_softphone_password = employee_sudo.vpbx_password if allowed else False
+        )
+        for employee in self:
+            employee.vpbx_call_count = counts.get(employee._origin, 0)
 
-    @api.constrains("vpbx_extension", "company_id")
+    @api.constrains("vpbx_extension", "vpbx_pbx_id", "company_id")
     def _check_vpbx_extension_unique(self):
         for employee in self.filtered("vpbx_extension"):
+            pbx = employee.vpbx_pbx_id
+            if pbx and pbx.company_id != employee.company_id:
+                raise ValidationError(
+                    self.env._(
+                        "The PBX account %(pbx)s of %(employee)s belongs to another company.",
+                        pbx=pbx.name,
+                        employee=employee.name,
+                    )
+                )
+            # on one account an extension is one person; without an account, per company
+            scope = (
+                ("vpbx_pbx_id", "=", pbx.id) if pbx else ("company_id", "=", employee.company_id.id)
+            )
             other = (
                 self.sudo()
                 .with_context(active_test=False)
@@ -93,7 +106,7 @@ class HrEmployee(models.Model):
                     [
                         ("id", "!=", employee.id),
                         ("vpbx_extension", "=", employee.vpbx_extension),
-                        ("company_id", "=", employee.company_id.id),
+                        scope,
                     ],
                     limit=1,
                 )
@@ -101,13 +114,32 @@ class HrEmployee(models.Model):
             if other:
                 raise ValidationError(
                     self.env._(
-                        "VPBX extension %(extension)s is already used by %(other)s in"
-                        " %(company)s: an extension belongs to one employee only.",
+                        "VPBX extension %(extension)s is already used by %(other)s on"
+                        " %(pbx)s: an extension belongs to one employee only.",
                         extension=employee.vpbx_extension,
                         other=other.name,
-                        company=employee.company_id.name,
+                        pbx=pbx.name or employee.company_id.name,
                     )
                 )
+
+    @api.model
+    def _vpbx_assign_default_pbx(self, companies):
+        """Give the extensions of `companies` typed in before they had an account their
+        company's first account (called when accounts are created)."""
+        employees = (
+            self.sudo()
+            .with_context(active_test=False)
+            .search(
+                [
+                    ("company_id", "in", companies.ids),
+                    ("vpbx_extension", "!=", False),
+                    ("vpbx_pbx_id", "=", False),
+                ]
+            )
+        )
+        for company in employees.company_id:
+            pbx = self.env["vpbx.pbx"].sudo().search([("company_id", "=", company.id)], limit=1)
+            employees.filtered(lambda e, company=company: e.company_id == company).vpbx_pbx_id = pbx
 
     @api.model
     def _vpbx_clean_vals(self, vals):
@@ -125,8 +157,16 @@ class HrEmployee(models.Model):
 
     # ------------------------------------------------------------------ actions
 
+    def action_vpbx_open_calls(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(ACTION_CALLS)
+        action["domain"] = [("employee_id", "=", self.id)]
+        action["context"] = {"default_employee_id": self.id}
+        action["display_name"] = self.env._("Calls of %(name)s", name=self.name)
+        return action
+
     def _vpbx_check_manager(self):
-        if not self.env.su and not self.env.user.has_group(MANAGER):
+        if not self.env.su and not self.env.user.has_group(GROUP_MANAGER):
             raise AccessError(
                 self.env._("Only VPBX managers can create or fetch extensions on VPBX.")
             )
@@ -136,22 +176,22 @@ class HrEmployee(models.Model):
         self.ensure_one()
         self._vpbx_check_manager()
         message = self._vpbx_invite()
-        return self._vpbx_notify_and_reload(self._vpbx_company(), message)
+        return self._vpbx_notify_and_reload(self._vpbx_pbx(), message)
 
     def action_vpbx_fetch(self):
         """Read the credentials of the employee's existing extension from the PBX."""
         self.ensure_one()
         self._vpbx_check_manager()
-        company = self._vpbx_company()
-        client = self._vpbx_client_or_raise(company)
-        creds = self._vpbx_lookup(client, company)
+        pbx = self._vpbx_pbx()
+        client = self._vpbx_client_or_raise(pbx)
+        creds = self._vpbx_lookup(client, pbx)
         message = self._vpbx_store(creds, "fetched")
-        return self._vpbx_notify_and_reload(company, message)
+        return self._vpbx_notify_and_reload(pbx, message)
 
     @api.model
-    def _vpbx_notify_and_reload(self, company, message):
+    def _vpbx_notify_and_reload(self, pbx, message):
         """The success notification, then a reload of the open form to show the extension."""
-        action = company._vpbx_notify(message)
+        action = pbx._vpbx_notify(message)
         action["params"]["next"] = {"type": "ir.actions.client", "tag": "soft_reload"}
         return action
 
@@ -192,20 +232,33 @@ class HrEmployee(models.Model):
 
     # ------------------------------------------------------------------ provisioning
 
-    def _vpbx_company(self):
+    def _vpbx_pbx(self):
+        """The PBX account of the employee's extension: its own, else its company's first."""
         self.ensure_one()
-        return self.company_id or self.env.company
+        company = self.company_id or self.env.company
+        pbx = self.vpbx_pbx_id or self.env["vpbx.pbx"].sudo().search(
+            [("company_id", "=", company.id)], limit=1
+        )
+        if not pbx:
+            raise UserError(
+                self.env._(
+                    "%(company)s has no PBX account: create one in VPBX > Configuration > PBX"
+                    " accounts.",
+                    company=company.name,
+                )
+            )
+        return pbx
 
-    def _vpbx_client_or_raise(self, company):
+    def _vpbx_client_or_raise(self, pbx):
         try:
-            return company._vpbx_client()
+            return pbx._vpbx_client()
         except VpbxError as error:
-            raise company._vpbx_user_error(error) from None
+            raise pbx._vpbx_user_error(error) from None
 
     def _vpbx_raise(self, error, what):
         """Turn a VpbxError into a UserError naming the employee."""
-        company = self._vpbx_company()
-        reason = company._vpbx_error_message(error)
+        pbx = self._vpbx_pbx()
+        reason = pbx._vpbx_error_message(error)
         if what == "invite":
             text = self.env._(
                 "Could not create %(employee)s on VPBX: %(reason)s",
@@ -226,7 +279,7 @@ class HrEmployee(models.Model):
         Raises UserError on any failure without writing anything to the employee.
         """
         self.ensure_one()
-        company = self._vpbx_company()
+        pbx = self._vpbx_pbx()
         if self.vpbx_extension and self.sudo().vpbx_password:
             # inviting again would create a second agent on the PBX
             raise UserError(
@@ -247,8 +300,8 @@ class HrEmployee(models.Model):
                     employee=self.name,
                 )
             )
-        client = self._vpbx_client_or_raise(company)
-        settings = company.sudo()
+        client = self._vpbx_client_or_raise(pbx)
+        settings = pbx.sudo()
         invite_fields = settings._vpbx_invite_fields()
         body = provisioning.build_invite_body(
             invite_fields,
@@ -256,7 +309,7 @@ class HrEmployee(models.Model):
                 "full_name": self.name.strip(),
                 "email": self.work_email.strip(),
                 "password": provisioning.generate_password() if invite_fields["password"] else None,
-                "role": settings.vpbx_invite_role,
+                "role": settings.invite_role,
                 "extension": self.vpbx_extension,
             },
         )
@@ -267,20 +320,20 @@ class HrEmployee(models.Model):
                 _logger.info("VPBX invite of employee %s failed: %s", self.id, error.code)
                 self._vpbx_raise(error, "invite")
             # already on the PBX: its credentials are in the extension list
-            creds = self._vpbx_lookup(client, company, after_agent_exists=True)
+            creds = self._vpbx_lookup(client, pbx, after_agent_exists=True)
             return self._vpbx_store(creds, "existing")
-        paths = settings._vpbx_extract_paths()
+        paths = settings._vpbx_reply_paths()
         creds = provisioning.extract_credentials(envelope, paths)
         if not creds["extension"] or not creds["password"]:
             # the reply does not carry them where the settings say: ask the extension list
             try:
-                found = self._vpbx_lookup(client, company)
+                found = self._vpbx_lookup(client, pbx)
             except UserError as error:
                 raise UserError(
                     self.env._(
                         "VPBX created %(employee)s as an agent, but its reply has no extension"
-                        " or password at the configured reply paths (Settings > SENTECH VPBX >"
-                        " Provisioning), and looking it up failed: %(reason)s",
+                        " or password at the configured reply paths (the Provisioning tab of the"
+                        " PBX account), and looking it up failed: %(reason)s",
                         employee=self.name,
                         reason=error.args[0],
                     )
@@ -288,7 +341,7 @@ class HrEmployee(models.Model):
             creds = {key: creds[key] or found[key] for key in provisioning.CREDENTIALS}
         return self._vpbx_store(creds, "created")
 
-    def _vpbx_lookup(self, client, company, after_agent_exists=False):
+    def _vpbx_lookup(self, client, pbx, after_agent_exists=False):
         """Credentials of the employee's extension from internal_phone/list, found by work
         e-mail, then by extension. Raises UserError saying what did not match."""
         self.ensure_one()
@@ -301,7 +354,7 @@ class HrEmployee(models.Model):
                     employee=self.name,
                 )
             )
-        paths = company.sudo()._vpbx_extract_paths()
+        paths = pbx.sudo()._vpbx_reply_paths()
         match = provisioning.MatchResult("none")
         for keyword in dict.fromkeys(k for k in (email, extension) if k):
             items = self._vpbx_phone_items(client, keyword)
@@ -385,6 +438,7 @@ class HrEmployee(models.Model):
         message for the user."""
         self.ensure_one()
         vals = {
+            "vpbx_pbx_id": self._vpbx_pbx().id,
             "vpbx_extension": creds["extension"],
             "vpbx_password": creds["password"],
             "vpbx_state": "provisioned",
@@ -422,25 +476,3 @@ class HrEmployee(models.Model):
             "VPBX extension %s stored on employee %s (%s)", self.vpbx_extension, self.id, how
         )
         return message
-
-
-class HrEmployeePublic(models.Model):
-    _inherit = "hr.employee.public"
-
-    # Like the work phone: colleagues may see an extension, never its password.
-    vpbx_domain = fields.Char(string="VPBX Domain", readonly=True)
-    vpbx_extension = fields.Char(string="VPBX Extension", readonly=True)
-    vpbx_softphone_password = fields.Char(
-        string="Softphone Password",
-        compute="_compute_vpbx_softphone_password",
-        help="The extension password, shown to the employee's own user only.",
-    )
-
-    @api.depends_context("uid")
-    @api.depends("user_id")
-    def _compute_vpbx_softphone_password(self):
-        is_manager = self.env.user.has_group(MANAGER)
-        for public in self:
-            employee = self.env["hr.employee"].sudo().browse(public.id)
-            allowed = is_manager or (employee.user_id and employee.user_id == self.env.user)
-            public.vpbx_softphone_password = employee.vpbx_password if allowed else False

@@ -1,9 +1,9 @@
 from odoo import api, fields, models
 
+from ..const import ACTION_CALLS, GROUP_USER
 from ..services.partner_keys import DEFAULT_REGION
 from .vpbx_partner_phone import KEY_FIELDS
 
-USER = "sentech_vpbx.group_vpbx_user"
 #: A write touching one of these rewrites the contact's phone keys (the country gives the region
 #: of numbers written without +; active and company decide who may match).
 KEY_TRIGGERS = frozenset(KEY_FIELDS) | {"company_id", "country_id", "active"}
@@ -12,16 +12,18 @@ LATEST_CALLS = 10
 
 
 class ResPartner(models.Model):
+    """Calls of a contact, its numbers' keys for the lookup, and Call buttons."""
+
     _inherit = "res.partner"
 
     vpbx_call_count = fields.Integer(
-        string="Calls", compute="_compute_vpbx_call_count", groups=USER
+        string="Calls", compute="_compute_vpbx_call_count", groups=GROUP_USER
     )
     vpbx_latest_call_ids = fields.Many2many(
         "vpbx.call",
         string="Latest Calls",
         compute="_compute_vpbx_latest_call_ids",
-        groups=USER,
+        groups=GROUP_USER,
     )
 
     def _vpbx_call_domain(self):
@@ -45,11 +47,27 @@ class ResPartner(models.Model):
 
     def action_vpbx_open_calls(self):
         self.ensure_one()
-        action = self.env["ir.actions.act_window"]._for_xml_id("sentech_vpbx.action_vpbx_call")
+        action = self.env["ir.actions.act_window"]._for_xml_id(ACTION_CALLS)
         action["domain"] = self._vpbx_call_domain()
         action["context"] = {"default_partner_id": self.id}
         action["display_name"] = self.env._("Calls of %(name)s", name=self.display_name)
         return action
+
+    def _vpbx_click2call_field(self, fname):
+        self.ensure_one()
+        company = self.company_id if self.company_id in self.env.user.company_ids else None
+        return self.env["vpbx.click2call"]._vpbx_click2call(
+            self[fname],
+            company=company,
+            partner=self,
+            region=self.country_id.code or None,
+        )
+
+    def action_vpbx_call_phone(self):
+        return self._vpbx_click2call_field("phone")
+
+    def action_vpbx_call_mobile(self):
+        return self._vpbx_click2call_field("mobile")
 
     # ------------------------------------------------------------------ phone keys
 
@@ -67,7 +85,7 @@ class ResPartner(models.Model):
             self._vpbx_update_phone_keys()
         Company = self.env["res.company"].sudo().with_context(active_test=False)
         if "country_id" in vals and Company.search_count([("partner_id", "in", self.ids)], limit=1):
-            # a company's country is its partner's: the region of its PBX numbers changed
+            # a company's country is its partner's: the region of its accounts' numbers changed
             self.env.registry.clear_cache()
         return result
 

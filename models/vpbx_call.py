@@ -1,39 +1,33 @@
 """The call log: one record per PBX call, whatever path its data came from.
 
-Entry point for every source of call data (webhook events, the history sync, click-to-call):
-``vpbx.call._vpbx_upsert_records(company, records)`` with ``CallRecord`` objects from
-``services.call_record.parse_record``. It works in the caller's transaction; a caller that owns
-its transaction (a webhook delivery, a cron, a sync page) wraps it in
-``vpbx.call._vpbx_in_new_transaction(func)``, which commits and, on a concurrency error
-(serialization failure, unique violation of the same call inserted by another worker), rolls
-back and runs ``func`` again in a NEW transaction: under REPEATABLE READ a savepoint would keep
-the old snapshot, in which the other worker's row stays invisible.
+Entry point for every source of call data (webhook events, the history sync and import):
+``vpbx.call._vpbx_upsert_records(settings, records)`` with the account's ``CallSettings``
+(``vpbx.pbx._vpbx_call_settings``, read once per delivery or page) and ``CallRecord`` objects
+from ``services.call_mapping.parse_record``. It works in the caller's transaction; a caller that
+owns its transaction (a webhook delivery, a cron, a sync page) wraps it in
+``services.transaction.in_new_transaction``, which commits and, on a concurrency error (the same
+call inserted by another worker), runs it again in a new transaction.
+
+Click-to-call: the call is created in the ``calling`` state when the user clicks
+(``vpbx.click2call``); the PBX's record then *claims* it (``_vpbx_claim_click2call``): the
+pending call with the same call_uuid, else the one of the same extension and number started
+within the account's match window, is given the record's call id and completed by the upsert.
 """
 
 import logging
-import random
-import time
 from datetime import datetime, timedelta
 from datetime import time as dt_time
 
 import pytz
 from markupsafe import Markup
-from psycopg2 import errors as pg_errors
 
 from odoo import SUPERUSER_ID, Command, api, fields, models
 
+from ..const import CALLBACK_ACTIVITY, CALLBACK_STATUSES, GROUP_MANAGER
 from ..services.phone import format_display, phone_keys
 
 _logger = logging.getLogger(__name__)
 
-#: Errors after which the same work may succeed in a new transaction.
-CONCURRENCY_ERRORS = (
-    pg_errors.SerializationFailure,
-    pg_errors.UniqueViolation,
-    pg_errors.DeadlockDetected,
-    pg_errors.LockNotAvailable,
-)
-TRANSACTION_ATTEMPTS = 5
 #: CallRecord attribute -> vpbx.call field, copied when the record carries a value.
 RECORD_FIELDS = {
     "call_uuid": "call_uuid",
@@ -51,9 +45,6 @@ RECORD_FIELDS = {
     "agent_name": "agent_name",
     "customer_name": "customer_name",
 }
-#: Final statuses of an inbound call that ask for a call back.
-CALLBACK_STATUSES = ("missed", "busy", "failed")
-CALLBACK_ACTIVITY = "sentech_vpbx.mail_activity_type_vpbx_callback"
 #: cr.precommit.data key of the chatter notes a queue batch creates at once
 NOTES_KEY = "sentech_vpbx.call_notes"
 
@@ -75,9 +66,9 @@ class VpbxCall(models.Model):
 
     _sql_constraints = [
         (
-            "vpbx_call_id_company_uniq",
-            "unique(company_id, vpbx_call_id)",
-            "A PBX call can be logged only once per company.",
+            "vpbx_call_id_pbx_uniq",
+            "unique(pbx_id, vpbx_call_id)",
+            "A PBX call can be logged only once per PBX account.",
         ),
     ]
 
@@ -89,13 +80,24 @@ class VpbxCall(models.Model):
         help="The call's stable id on the PBX (transaction_id, else call_uuid).",
     )
     call_uuid = fields.Char(string="Call UUID", readonly=True, copy=False, index="btree_not_null")
-    company_id = fields.Many2one(
-        "res.company",
-        string="Company",
+    pbx_id = fields.Many2one(
+        "vpbx.pbx",
+        string="PBX Account",
         required=True,
         readonly=True,
         index=True,
-        default=lambda self: self.env.company,
+        ondelete="cascade",
+        default=lambda self: self.env["vpbx.pbx"].search(
+            [("company_id", "=", self.env.company.id)], limit=1
+        ),
+    )
+    company_id = fields.Many2one(
+        "res.company",
+        string="Company",
+        related="pbx_id.company_id",
+        store=True,
+        index=True,
+        precompute=True,
     )
     direction = fields.Selection(
         [("inbound", "Inbound"), ("outbound", "Outbound"), ("internal", "Internal")],
@@ -174,14 +176,28 @@ class VpbxCall(models.Model):
         "event_id",
         string="Webhook Events",
         readonly=True,
-        groups="sentech_vpbx.group_vpbx_manager",
+        groups=GROUP_MANAGER,
     )
+    vpbx_click2call = fields.Boolean(
+        string="Click-to-Call",
+        readonly=True,
+        copy=False,
+        help="Started from Odoo with a Call button.",
+    )
+
+    def init(self):
+        super().init()
+        # every delivery asks whether its account has a pending click-to-call
+        self.env.cr.execute(
+            "CREATE INDEX IF NOT EXISTS vpbx_call_pending_click2call_index"
+            " ON vpbx_call (pbx_id) WHERE vpbx_click2call AND is_final IS NOT TRUE"
+        )
 
     @api.depends("customer_number", "extension", "vpbx_call_id")
     def _compute_display_name(self):
         for call in self:
             number = call.customer_number and format_display(
-                call.customer_number, call.company_id._vpbx_number_region()
+                call.customer_number, call._vpbx_region()
             )
             call.display_name = number or call.extension or call.vpbx_call_id or ""
 
@@ -190,48 +206,26 @@ class VpbxCall(models.Model):
         for call in self:
             call.duration_display = _format_seconds(call.duration)
 
-    # ------------------------------------------------------------------ transactions
-
-    @api.model
-    def _vpbx_in_new_transaction(self, func, attempts=TRANSACTION_ATTEMPTS):
-        """Run ``func()`` and COMMIT; on a concurrency error roll back and retry, each attempt in a
-        new transaction (with a new snapshot). Only for callers owning the cursor (controller,
-        cron, thread): it commits and rolls back everything pending on it.
-        """
-        cr = self.env.cr
-        for attempt in range(1, attempts + 1):
-            try:
-                result = func()
-                self.env.flush_all()
-                cr.commit()  # pylint: disable=invalid-commit
-                return result
-            except CONCURRENCY_ERRORS as error:
-                cr.rollback()
-                self.env.invalidate_all()
-                if attempt == attempts:
-                    raise
-                _logger.info(
-                    "VPBX: %s, retrying in a new transaction (%s/%s)",
-                    type(error).__name__,
-                    attempt,
-                    attempts,
-                )
-                time.sleep(random.uniform(0.0, 0.05 * 2**attempt))
-        return None
+    def _vpbx_region(self):
+        """Region of the call's numbers written without an international prefix."""
+        self.ensure_one()
+        return self.sudo().pbx_id._vpbx_call_settings().region if self.pbx_id else "VN"
 
     # ------------------------------------------------------------------ upsert
 
     @api.model
-    def _vpbx_upsert_records(self, company, records, stale=None):
-        """Create or update the calls of `records` (CallRecord) for `company`: THE shared entry.
+    def _vpbx_upsert_records(self, settings, records, stale=None):
+        """Create or update the calls of `records` (CallRecord) of the account of `settings`
+        (CallSettings): THE shared entry.
 
         Webhook events and the history sync both end here. Per record: the row of
-        (company, call id) is locked (or inserted: the unique index makes a concurrent insert
+        (account, call id) is locked (or inserted: the unique index makes a concurrent insert
         of the same call fail, and the caller retries in a new transaction, where it updates);
-        live records update a live call; the final record completes it; a live record arriving
-        after the final one only fills empty fields. The contact, agent and user are linked;
-        on the transition to final, and only then, the chatter note and the missed-call
-        activity are made. Runs as superuser in the caller's transaction.
+        a pending click-to-call is claimed; live records update a live call; the final record
+        completes it; a live record arriving after the final one only fills empty fields. The
+        contact, agent and user are linked; on the transition to final, and only then, the
+        chatter note and the missed-call activity are made. Runs as superuser in the caller's
+        transaction.
 
         :param stale: optional list receiving the call ids of records that changed nothing
             because their call had already ended.
@@ -239,51 +233,66 @@ class VpbxCall(models.Model):
         """
         Call = (
             self.sudo()
-            .with_company(company)
+            .with_company(settings.company_id)
             .with_context(mail_create_nolog=True, mail_create_nosubscribe=True, mail_notrack=True)
         )
         calls = Call.browse()
         for record in records:
-            call, applied = Call._vpbx_upsert_record(company, record)
+            call, applied = Call._vpbx_upsert_record(settings, record)
             if not applied and stale is not None:
                 stale.append(record.call_id)
             calls |= call
         return calls.with_env(self.env)
 
     @api.model
-    def _vpbx_values(self, company, record):
+    def _vpbx_values(self, settings, record):
         vals = {}
         for attr, fname in RECORD_FIELDS.items():
             value = getattr(record, attr, None)
             if value is not None and value != "":
                 vals[fname] = value
         if "customer_number" in vals:
-            keys = phone_keys(vals["customer_number"], company._vpbx_number_region())
+            keys = phone_keys(vals["customer_number"], settings.region)
             vals["customer_number_normalized"] = keys[0] if keys else False
             vals["customer_number_alt_key"] = keys[1] if len(keys) > 1 else False
         return vals
 
     @api.model
-    def _vpbx_lock_call(self, company, record):
-        """Id of the call of (company, record.call_id), its row locked; None when there is none
-        yet (a concurrent insert of the same call then fails on the unique index)."""
-        self.flush_model(["vpbx_call_id", "company_id"])
+    def _vpbx_lock_call(self, settings, call_id):
+        """``(id, is_click2call, any_pending)``: the call of (account, `call_id`), its row
+        locked (id None when there is none yet: a concurrent insert of the same call then fails
+        on the unique index), and whether the account has any pending click-to-call at all.
+
+        One query for both: most deliveries have no pending click-to-call to claim.
+        """
+        self.flush_model(["vpbx_call_id", "pbx_id", "vpbx_click2call", "is_final"])
         self.env.cr.execute(
-            "SELECT id FROM vpbx_call WHERE company_id = %s AND vpbx_call_id = %s"
-            " FOR NO KEY UPDATE",
-            [company.id, record.call_id],
+            """
+            WITH locked AS (
+                SELECT id, vpbx_click2call FROM vpbx_call
+                 WHERE pbx_id = %(pbx)s AND vpbx_call_id = %(call)s
+                   FOR NO KEY UPDATE
+            )
+            SELECT locked.id, locked.vpbx_click2call,
+                   EXISTS(SELECT 1 FROM vpbx_call p
+                           WHERE p.pbx_id = %(pbx)s AND p.vpbx_click2call
+                             AND p.is_final IS NOT TRUE)
+              FROM (VALUES (1)) AS one LEFT JOIN locked ON TRUE
+            """,
+            {"pbx": settings.pbx_id, "call": call_id},
         )
-        row = self.env.cr.fetchone()
-        return row[0] if row else None
+        return self.env.cr.fetchone()
 
     @api.model
-    def _vpbx_upsert_record(self, company, record):
+    def _vpbx_upsert_record(self, settings, record):
         """Upsert one CallRecord; returns (call, applied)."""
-        call_id = self._vpbx_lock_call(company, record)
-        vals = self._vpbx_values(company, record)
+        call_id, is_click2call, any_pending = self._vpbx_lock_call(settings, record.call_id)
+        if any_pending:
+            call_id = self._vpbx_claim_click2call(settings, record, call_id, is_click2call)
+        vals = self._vpbx_values(settings, record)
         if call_id is None:
             vals.update(
-                company_id=company.id,
+                pbx_id=settings.pbx_id,
                 vpbx_call_id=record.call_id,
                 status=record.status,
                 is_final=record.is_final,
@@ -298,9 +307,9 @@ class VpbxCall(models.Model):
                 if key
             ]
             if keys:
-                vals.update(self._vpbx_partner_values(company.id, keys))
+                vals.update(self._vpbx_partner_values(settings.company_id, keys))
             if vals.get("extension"):
-                vals.update(self._vpbx_employee_values(company.id, vals["extension"]))
+                vals.update(self._vpbx_employee_values(settings.pbx_id, vals["extension"]))
             # INSERT now: a concurrent insert of the same call fails here on the unique index
             call = self.create(vals)
             was_final = False
@@ -334,8 +343,90 @@ class VpbxCall(models.Model):
             if call.extension and not call.employee_id:
                 call._vpbx_match_employee()
         if call.is_final and not was_final:
-            call._vpbx_on_final()
+            call._vpbx_on_final(settings)
         return call, True
+
+    # ------------------------------------------------------------------ click-to-call claim
+
+    @api.model
+    def _vpbx_claim_click2call(self, settings, record, call_id, is_click2call):
+        """The id of the call `record` completes, after claiming a pending click-to-call.
+
+        No call with the record's id yet: the pending click-to-call it completes takes that id
+        (and its row is locked); none: None (a new call). A call with that id exists already
+        (its live event beat the click-to-call's own row): the pending row is merged into it.
+        """
+        if call_id:
+            if not is_click2call and record.direction != "inbound":
+                self._vpbx_merge_click2call(settings, record, self.browse(call_id))
+            return call_id
+        pending = self._vpbx_find_click2call(settings, record)
+        if not pending:
+            return None
+        pending.write({"vpbx_call_id": record.call_id})
+        return self._vpbx_lock_call(settings, record.call_id)[0]
+
+    @api.model
+    def _vpbx_merge_click2call(self, settings, record, call):
+        """Move who called and whom from a pending click-to-call onto `call`, drop the former."""
+        ids = list({value for value in (record.call_id, record.call_uuid) if value})
+        pending = self.search(
+            [
+                ("pbx_id", "=", settings.pbx_id),
+                ("vpbx_click2call", "=", True),
+                ("status", "=", "calling"),
+                ("call_uuid", "in", ids),
+                ("id", "!=", call.id),
+            ],
+            limit=1,
+        )
+        if not pending:
+            return
+        vals = {"vpbx_click2call": True}
+        for fname in ("partner_id", "employee_id", "user_id"):
+            if pending[fname] and not call[fname]:
+                vals[fname] = pending[fname].id
+        call.write(vals)
+        pending.unlink()
+
+    @api.model
+    def _vpbx_find_click2call(self, settings, record):
+        base = [
+            ("pbx_id", "=", settings.pbx_id),
+            ("vpbx_click2call", "=", True),
+            ("is_final", "=", False),
+        ]
+        ids = list({value for value in (record.call_id, record.call_uuid) if value})
+        call = self.search([*base, ("call_uuid", "in", ids)], order="id desc", limit=1)
+        if call:
+            return call
+        minutes = settings.click2call_match_minutes
+        if (
+            record.direction == "inbound"
+            or not record.extension
+            or not record.customer_number
+            or minutes <= 0
+        ):
+            return call
+        keys = phone_keys(record.customer_number, settings.region)
+        if not keys:
+            return call
+        moment = record.start_time or fields.Datetime.now()
+        window = timedelta(minutes=minutes)
+        candidates = self.search(
+            [
+                *base,
+                ("status", "=", "calling"),
+                ("extension", "=", record.extension),
+                ("start_time", ">=", moment - window),
+                ("start_time", "<=", moment + window),
+                "|",
+                ("customer_number_normalized", "in", keys),
+                ("customer_number_alt_key", "in", keys),
+            ]
+        )
+        # the one started closest to the PBX's start time
+        return min(candidates, key=lambda c: abs(c.start_time - moment), default=call)
 
     # ------------------------------------------------------------------ linking
 
@@ -421,31 +512,31 @@ class VpbxCall(models.Model):
         return ids
 
     def _vpbx_match_employee(self):
-        """The employee whose extension took the call, in the call's company, and its user."""
+        """The employee whose extension took the call, on the call's account, and its user."""
         for call in self:
-            vals = call._vpbx_employee_values(call.company_id.id, call.extension)
+            vals = call._vpbx_employee_values(call.pbx_id.id, call.extension)
             if vals:
                 vals["user_id"] = vals["user_id"] or call.user_id.id
                 call.write(vals)
 
     @api.model
-    def _vpbx_employee_values(self, company_id, extension):
-        """employee_id and user_id of the active employee of `company_id` with `extension`
+    def _vpbx_employee_values(self, pbx_id, extension):
+        """employee_id and user_id of the active employee of the account `pbx_id` with `extension`
         (the oldest if several); {} when none."""
         # one indexed probe instead of a search plus a read of the wide hr_employee row
-        self.env["hr.employee"].flush_model(["vpbx_extension", "company_id", "active", "user_id"])
+        self.env["hr.employee"].flush_model(["vpbx_extension", "vpbx_pbx_id", "active", "user_id"])
         self.env.cr.execute(
             "SELECT id, user_id FROM hr_employee"
-            " WHERE vpbx_extension = %s AND company_id = %s AND active"
+            " WHERE vpbx_extension = %s AND vpbx_pbx_id = %s AND active"
             " ORDER BY id LIMIT 1",
-            [extension, company_id],
+            [extension, pbx_id],
         )
         row = self.env.cr.fetchone()
         return {"employee_id": row[0], "user_id": row[1] or False} if row else {}
 
     # ------------------------------------------------------------------ when a call ends
 
-    def _vpbx_on_final(self):
+    def _vpbx_on_final(self, settings):
         """Side effects of the transition to final: called once per call.
 
         A history import of a past range sets ``vpbx_no_followup``: calls of last month get
@@ -454,10 +545,10 @@ class VpbxCall(models.Model):
         self.ensure_one()
         if self.env.context.get("vpbx_no_followup"):
             return
-        if self.partner_id and self.company_id._vpbx_call_settings().post_call_note:
+        if self.partner_id and settings.post_call_note:
             self._vpbx_post_note()
         if self.direction == "inbound" and self.status in CALLBACK_STATUSES:
-            self._vpbx_schedule_callback()
+            self._vpbx_schedule_callback(settings)
 
     def _vpbx_agent_label(self):
         return self.employee_id.name or self.agent_name or self.extension or ""
@@ -531,10 +622,10 @@ class VpbxCall(models.Model):
         start = start.replace(tzinfo=None)
         return local_day, start, start + timedelta(days=1)
 
-    def _vpbx_schedule_callback(self):
+    def _vpbx_schedule_callback(self, settings):
         """One open 'Call back' activity per number and day: created once, then updated."""
         self.ensure_one()
-        user = self.user_id or self.company_id.vpbx_missed_call_user_id
+        user = self.user_id or self.env["res.users"].browse(settings.missed_call_user_id)
         number_field, number = (
             ("customer_number_normalized", self.customer_number_normalized)
             if self.customer_number_normalized
@@ -544,12 +635,12 @@ class VpbxCall(models.Model):
             return  # nobody to call back, or no number to call
         if user.lang and self.env.lang != user.lang:
             # the activity is read by its user, not by whoever sent the webhook
-            return self.with_context(lang=user.lang)._vpbx_schedule_callback()
+            return self.with_context(lang=user.lang)._vpbx_schedule_callback(settings)
         day, day_start, day_end = self._vpbx_day_bounds(user)
         earlier = self.search(
             [
                 ("id", "!=", self.id),
-                ("company_id", "=", self.company_id.id),
+                ("pbx_id", "=", settings.pbx_id),
                 (number_field, "=", number),
                 ("callback_activity_id", "!=", False),
                 ("start_time", ">=", day_start),
@@ -559,7 +650,7 @@ class VpbxCall(models.Model):
             limit=1,
         )
         activity = earlier.callback_activity_id
-        label = format_display(self.customer_number, self.company_id._vpbx_number_region())
+        label = format_display(self.customer_number, settings.region)
         summary = self.env._("Call back %(number)s", number=label)
         if activity:
             count = self.search_count([("callback_activity_id", "=", activity.id)]) + 1
@@ -591,3 +682,10 @@ class VpbxCall(models.Model):
         if not self.recording_url:
             return False
         return {"type": "ir.actions.act_url", "url": self.recording_url, "target": "new"}
+
+    def action_vpbx_call_back(self):
+        """Call the customer of this call again from the user's own extension."""
+        self.ensure_one()
+        return self.env["vpbx.click2call"]._vpbx_click2call(
+            self.customer_number, company=self.company_id, partner=self.partner_id or None
+        )

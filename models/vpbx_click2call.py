@@ -3,7 +3,8 @@
 One entry, ``vpbx.click2call._vpbx_click2call(number, company=, partner=, region=)``, used by the
 Call buttons of contacts, employees and calls. It checks the number before asking the PBX,
 creates the outbound call in the ``calling`` state with the PBX's ``call_uuid``, and the later
-webhook or history record completes that same call (see vpbx_call_click2call.py).
+webhook or history record claims and completes that same call (``vpbx.call``). The PBX account
+is the caller's: their employee's extension belongs to it.
 """
 
 import logging
@@ -14,12 +15,11 @@ from psycopg2 import errors as pg_errors
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError
 
+from ..const import GROUP_USER
 from ..services.errors import VpbxError
 from ..services.phone import format_display, phone_keys
 
 _logger = logging.getLogger(__name__)
-
-USER = "sentech_vpbx.group_vpbx_user"
 
 
 class VpbxClick2call(models.AbstractModel):
@@ -28,7 +28,7 @@ class VpbxClick2call(models.AbstractModel):
 
     @api.model
     def _vpbx_check_access(self):
-        if not self.env.user.has_group(USER):
+        if not self.env.user.has_group(GROUP_USER):
             raise AccessError(self.env._("Only VPBX users can call through VPBX."))
 
     @api.model
@@ -39,8 +39,17 @@ class VpbxClick2call(models.AbstractModel):
             [("user_id", "=", self.env.uid), ("company_id", "=", company.id)], order="id"
         )
         caller = employees.filtered("vpbx_extension")[:1]
-        if caller:
+        if caller and caller.vpbx_pbx_id:
             return caller
+        if caller:
+            raise UserError(
+                self.env._(
+                    "The extension %(extension)s of %(employee)s belongs to no PBX account: ask a"
+                    " VPBX manager to choose its PBX account on the employee.",
+                    extension=caller.vpbx_extension,
+                    employee=caller.name,
+                )
+            )
         if not employees:
             raise UserError(
                 self.env._(
@@ -71,21 +80,23 @@ class VpbxClick2call(models.AbstractModel):
         """
         self._vpbx_check_access()
         company = company or self.env.company
-        region = region or company._vpbx_number_region()
         number = (number or "").strip()
         if not number:
             raise UserError(self.env._("There is no phone number to call."))
+        caller = self._vpbx_caller(company)
+        pbx = caller.vpbx_pbx_id.sudo()
+        settings = pbx._vpbx_call_settings()
+        region = region or settings.region
         keys = phone_keys(number, region)
-        dial = company._vpbx_click2call_number(number, region) if keys else None
+        dial = pbx._vpbx_click2call_number(number, region) if keys else None
         if not dial:
             raise UserError(
                 self.env._("%(number)s is not a valid phone number: check it.", number=number)
             )
         display = format_display(number, region)
-        caller = self._vpbx_caller(company)
-        hotline = caller.vpbx_hotline or company.vpbx_hotline or ""
+        hotline = caller.vpbx_hotline or pbx.hotline or ""
         try:
-            client = company._vpbx_client()
+            client = pbx._vpbx_client()
             payload = client.click2call(caller.vpbx_extension, hotline, dial)
         except VpbxError as error:
             _logger.info(
@@ -98,13 +109,13 @@ class VpbxClick2call(models.AbstractModel):
                 self.env._(
                     "Cannot call %(number)s: %(reason)s",
                     number=display,
-                    reason=company._vpbx_error_message(error),
+                    reason=pbx._vpbx_error_message(error),
                 )
             ) from None
         call_uuid = payload.get("call_uuid") if isinstance(payload, dict) else None
         call_uuid = str(call_uuid) if call_uuid else None
         call = self._vpbx_create_calling(
-            company, caller, hotline, dial, keys, call_uuid, partner=partner
+            pbx, caller, hotline, dial, keys, call_uuid, partner=partner
         )
         _logger.info(
             "VPBX click-to-call by user %s (extension %s): call %s, uuid %s",
@@ -113,17 +124,17 @@ class VpbxClick2call(models.AbstractModel):
             call.id,
             call_uuid,
         )
-        return company._vpbx_notify(
+        return pbx._vpbx_notify(
             self.env._("Calling %(number)s — pick up your phone", number=display), "info"
         )
 
     @api.model
-    def _vpbx_create_calling(self, company, caller, hotline, dial, keys, call_uuid, partner=None):
+    def _vpbx_create_calling(self, pbx, caller, hotline, dial, keys, call_uuid, partner=None):
         """The outbound call waiting for the PBX's record; its id is the call_uuid until then."""
         Call = (
             self.env["vpbx.call"]
             .sudo()
-            .with_company(company)
+            .with_company(pbx.company_id)
             .with_context(mail_create_nolog=True, mail_create_nosubscribe=True)
         )
         ours = {
@@ -134,7 +145,7 @@ class VpbxClick2call(models.AbstractModel):
         if call_uuid:
             # a live event of this very call may already be in (the PBX rang the agent first)
             known = Call.search(
-                [("company_id", "=", company.id), ("vpbx_call_id", "=", call_uuid)], limit=1
+                [("pbx_id", "=", pbx.id), ("vpbx_call_id", "=", call_uuid)], limit=1
             )
             if known:
                 if partner and not known.partner_id:
@@ -146,7 +157,7 @@ class VpbxClick2call(models.AbstractModel):
             # no call_uuid in the answer: a local id the PBX record never has
             "vpbx_call_id": call_uuid or f"click2call-{uuid.uuid4()}",
             "call_uuid": call_uuid,
-            "company_id": company.id,
+            "pbx_id": pbx.id,
             "direction": "outbound",
             "status": "calling",
             "is_final": False,

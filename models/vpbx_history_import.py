@@ -1,9 +1,10 @@
 """Import of the PBX call history of a date range, in batches in the background.
 
-A manager creates an import (company, range) and starts it; the shipped cron processes a few
-pages per run, one committed transaction per page with the progress, and triggers itself again
-while work is left: never one long request. Records take the same path as webhooks and the sync
-(``res.company._vpbx_history_store``), so an import over calls already logged adds nothing.
+A manager creates an import (PBX account, range) and starts it; the shipped cron processes a few
+pages per run through the pager shared with the sync (``vpbx.pbx._vpbx_page_history``), one
+committed transaction per page with the progress, and triggers itself again while work is left:
+never one long request. Records take the same path as webhooks and the sync
+(``vpbx.pbx._vpbx_history_store``), so an import over calls already logged adds nothing.
 """
 
 import logging
@@ -12,8 +13,9 @@ from datetime import timedelta
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
-from ..services import history_sync
+from ..const import CRON_HISTORY_IMPORT
 from ..services.errors import VpbxError
+from ..services.transaction import LOCK_IMPORT, advisory_lock
 
 _logger = logging.getLogger(__name__)
 
@@ -21,7 +23,6 @@ PAGES_PER_RUN = 10
 #: Failures in a row after which an import stops (PBX down, rate limited) instead of retrying.
 MAX_FAILURES = 5
 RETRY_DELAY = timedelta(minutes=2)
-CRON_XMLID = "sentech_vpbx.ir_cron_vpbx_history_import"
 
 
 class VpbxHistoryImport(models.Model):
@@ -30,11 +31,17 @@ class VpbxHistoryImport(models.Model):
     _order = "id desc"
 
     name = fields.Char(string="Name", compute="_compute_name", store=True)
-    company_id = fields.Many2one(
-        "res.company",
-        string="Company",
+    pbx_id = fields.Many2one(
+        "vpbx.pbx",
+        string="PBX Account",
         required=True,
-        default=lambda self: self.env.company,
+        index=True,
+        default=lambda self: self.env["vpbx.pbx"].search(
+            [("company_id", "=", self.env.company.id)], limit=1
+        ),
+    )
+    company_id = fields.Many2one(
+        "res.company", related="pbx_id.company_id", store=True, index=True, precompute=True
     )
     date_from = fields.Datetime(
         string="From",
@@ -104,7 +111,7 @@ class VpbxHistoryImport(models.Model):
         for task in self:
             if task.state not in ("draft", "failed"):
                 continue
-            task.company_id._vpbx_client()  # a clear error when the PBX is not configured
+            task.pbx_id._vpbx_client()  # a clear error when the PBX is not configured
             task.write(
                 {
                     "state": "running",
@@ -145,7 +152,7 @@ class VpbxHistoryImport(models.Model):
         return True
 
     def _vpbx_trigger(self, at=None):
-        cron = self.env.ref(CRON_XMLID, raise_if_not_found=False)
+        cron = self.env.ref(CRON_HISTORY_IMPORT, raise_if_not_found=False)
         if cron:
             cron.sudo()._trigger(at)
 
@@ -176,64 +183,60 @@ class VpbxHistoryImport(models.Model):
         """Import up to ``max_pages`` pages; returns (pages done, when to run again or None)."""
         self.ensure_one()
         cr = self.env.cr
-        if not history_sync.advisory_lock(cr, history_sync.LOCK_IMPORT, self.id):
-            return 0, fields.Datetime.now() + RETRY_DELAY
-        try:
-            result = self._vpbx_pages(max_pages)
-        except Exception as error:  # recorded on the import, never raised to the cron
-            cr.rollback()
-            self.env.invalidate_all()
-            result = self._vpbx_failed(error)
-        history_sync.advisory_unlock(cr, history_sync.LOCK_IMPORT, self.id)
-        cr.commit()  # pylint: disable=invalid-commit
+        with advisory_lock(cr, LOCK_IMPORT, self.id) as taken:
+            if not taken:
+                return 0, fields.Datetime.now() + RETRY_DELAY
+            try:
+                result = self._vpbx_pages(max_pages)
+            except Exception as error:  # recorded on the import, never raised to the cron
+                cr.rollback()
+                self.env.invalidate_all()
+                result = self._vpbx_failed(error)
+            cr.commit()  # pylint: disable=invalid-commit
         return result
 
     def _vpbx_pages(self, max_pages):
-        company = self.company_id
-        client = company._vpbx_client()
-        Call = self.env["vpbx.call"]
-        done = 0
-        while done < max_pages:
+        pbx = self.pbx_id
+        client = pbx._vpbx_client()
+        settings = pbx._vpbx_call_settings()
+        # months-old calls: no chatter notes, no call-back activities
+        history = pbx.with_context(vpbx_no_followup=True)
+
+        def store_page(items, page, total, more):
             self.invalidate_recordset(["state"])
-            if self.state != "running":  # stopped meanwhile
-                return done, None
-            page = self.next_page
-            payload = company._vpbx_history_page(client, self.date_from, self.date_to, page)
-            items = history_sync.page_items(payload)
-            total = history_sync.total_pages(payload) or 0
-            more = (
-                bool(items)
-                and history_sync.has_next(payload, page)
-                and page < history_sync.MAX_PAGES
-            )
-
-            def store(items=items, more=more, page=page, total=total):
-                # months-old calls: no chatter notes, no call-back activities
-                result = company.with_context(vpbx_no_followup=True)._vpbx_history_store(items)
-                vals = {
-                    "next_page": page + 1,
-                    "pages_done": self.pages_done + 1,
-                    "total_pages": max(total, page),
-                    "record_count": self.record_count + result["count"],
-                    "new_count": self.new_count + result["new"],
-                    "skipped_count": self.skipped_count + result["skipped"],
-                    "failure_count": 0,
-                    "last_error": False,
-                }
-                if not more:
-                    vals.update(state="done", finished_at=fields.Datetime.now())
-                self.write(vals)
-
-            Call._vpbx_in_new_transaction(store)
-            done += 1
+            if self.state != "running":  # stopped meanwhile: this page is left for Start
+                return False
+            result = history._vpbx_history_store(items, settings)
+            vals = {
+                "next_page": page + 1,
+                "pages_done": self.pages_done + 1,
+                "total_pages": max(total, page),
+                "record_count": self.record_count + result["count"],
+                "new_count": self.new_count + result["new"],
+                "skipped_count": self.skipped_count + result["skipped"],
+                "failure_count": 0,
+                "last_error": False,
+            }
             if not more:
-                return done, None
-        return done, fields.Datetime.now()
+                vals.update(state="done", finished_at=fields.Datetime.now())
+            self.write(vals)
+            return True
+
+        self.invalidate_recordset(["state"])
+        if self.state != "running":
+            return 0, None
+        done, left = pbx._vpbx_page_history(
+            client, self.date_from, self.date_to, self.next_page, store_page, max_pages
+        )
+        self.invalidate_recordset(["state"])
+        if left and self.state == "running":
+            return done, fields.Datetime.now()
+        return done, None
 
     def _vpbx_failed(self, error):
         """Record a failure: a passing one (PBX down, rate limit) is retried a few times later,
         anything else stops the import (Start resumes it at the failed page)."""
-        text = self.company_id._vpbx_sync_error_text(error)
+        text = self.pbx_id._vpbx_error_text(error)
         failures = self.failure_count + 1
         retry = isinstance(error, VpbxError) and error.retryable and failures < MAX_FAILURES
         if isinstance(error, VpbxError | UserError):

@@ -1,9 +1,13 @@
 """Every authenticated webhook delivery, stored raw before it is processed.
 
-The controller stores the event and commits, then processes it (``_vpbx_process(commit=True)``);
-the HTTP answer only depends on the event being stored. A failed event stays visible with its
-error and is processed again by the replay button or the retry cron, so a mapping can be fixed
-and the deliveries replayed.
+``_vpbx_receive`` is the whole delivery once the controller has found the account and read the
+body: the body is parsed once (body parser, then record mapping, with the account's settings
+read once), stored with one INSERT (``rejected`` when it cannot be read) and COMMITTED; then,
+by the account's setting, processed at once or left ``new`` for the queue, with the mapped
+records kept so that the queue does not parse the body again. A failed event stays visible with
+its error and is processed again by the retry cron (with the records mapped on receipt, if any)
+or by the replay button, which maps the body anew: a mapping can be fixed and the deliveries
+replayed.
 """
 
 import logging
@@ -12,7 +16,12 @@ import traceback
 
 from odoo import Command, api, fields, models
 
-from ..services.call_record import PayloadError, parse_body, parse_record
+from ..const import CRON_WEBHOOK_QUEUE
+from ..services.call_mapping import parse_record, records_from_json, records_to_json
+from ..services.errors import PayloadError
+from ..services.i18n import _lt
+from ..services.transaction import in_new_transaction
+from ..services.webhook_body import parse_body
 
 _logger = logging.getLogger(__name__)
 
@@ -22,7 +31,6 @@ MAX_EVENT_ATTEMPTS = 5
 CRON_DELAY_MINUTES = 2
 CRON_BATCH = 200
 MAX_ERROR_LENGTH = 4000
-QUEUE_CRON = "sentech_vpbx.ir_cron_vpbx_process_webhook_queue"
 #: Deliveries processed in one transaction by the queue's scheduled action.
 QUEUE_BATCH = 50
 #: A run of the queue stops taking new batches after this many seconds (the next run goes on).
@@ -35,11 +43,6 @@ QUEUE_GRACE = 0.6
 _LAST_WAKE = {}
 
 
-def _lt(source):
-    """Mark a PayloadError reason for the .pot extractor; it is translated when rendered."""
-    return source
-
-
 NOT_UTF8 = _lt("The payload is not valid UTF-8 text")
 NO_RECORD = _lt("The payload holds no call record")
 HAS_NUL = _lt("The payload contains NUL characters")
@@ -50,8 +53,21 @@ class VpbxWebhookEvent(models.Model):
     _description = "VPBX Webhook Event"
     _order = "id desc"
 
+    pbx_id = fields.Many2one(
+        "vpbx.pbx",
+        string="PBX Account",
+        required=True,
+        readonly=True,
+        index=True,
+        ondelete="cascade",
+    )
     company_id = fields.Many2one(
-        "res.company", string="Company", required=True, readonly=True, index=True
+        "res.company",
+        string="Company",
+        related="pbx_id.company_id",
+        store=True,
+        index=True,
+        precompute=True,
     )
     received_at = fields.Datetime(
         string="Received", required=True, readonly=True, default=fields.Datetime.now, index=True
@@ -59,6 +75,8 @@ class VpbxWebhookEvent(models.Model):
     remote_addr = fields.Char(string="Remote Address", readonly=True)
     content_type = fields.Char(string="Content Type", readonly=True)
     body = fields.Text(string="Body", readonly=True)
+    # the records mapped when the delivery was received, for the queue (records_to_json)
+    records = fields.Text(string="Mapped Records", readonly=True, copy=False)
     state = fields.Selection(
         [
             ("new", "New"),
@@ -94,45 +112,91 @@ class VpbxWebhookEvent(models.Model):
         for event in self:
             event.display_name = self.env._("Webhook event #%(id)s", id=event.id or "")
 
-    # ------------------------------------------------------------------ storing
+    # ------------------------------------------------------------------ receiving
 
     @api.model
-    def _vpbx_store(self, company, body, content_type, remote_addr):
-        """Store a delivery as received (the caller commits). Bytes that are not UTF-8 are kept
-        with replacement characters and rejected at once.
+    def _vpbx_receive(self, pbx, body, content_type, remote_addr):
+        """A delivery to `pbx`'s webhook: parse, store, commit, then process or enqueue.
 
-        One INSERT, not the ORM's create: this runs on every delivery, and create's defaults
-        and conversions cost as much as the rest of the answer. The values written are put in
-        the record's cache, as create would.
+        Only for the controller (it commits). Returns ``(event id, state, error)`` as the
+        delivery left them, for the answer (a commit empties the cache).
         """
+        settings = pbx._vpbx_call_settings()
+        text, records, error = self._vpbx_read(body, content_type, settings)
         vals = {
-            "company_id": company.id,
+            "pbx_id": pbx.id,
+            "company_id": settings.company_id,
             "content_type": (content_type or "")[:255],
             "remote_addr": remote_addr or False,
-            "state": "new",
-            "error": False,
-            "attempt_count": 0,
+            "body": text,
+            "state": "rejected" if error else "new",
+            "error": error or False,
+            "attempt_count": 1 if error else 0,
+            "records": False,
         }
+        if records is not None and settings.webhook_queued:
+            vals["records"] = records_to_json(records)
+        event = self._vpbx_insert(vals)
+        # stored: from here on the delivery is never lost
+        self.env.cr.commit()  # pylint: disable=invalid-commit
+        if error:
+            return event.id, "rejected", error
+        if settings.webhook_queued:
+            # answered once stored; the queue's scheduled action stores the calls
+            self._vpbx_wake_queue()
+            return event.id, "new", False
+        if records is None:  # the parser itself broke: processing records the failure
+            state, error = event._vpbx_process(commit=True)[event.id]
+        else:
+            state, error = event._vpbx_process_records(settings, records)
+        return event.id, state, error
+
+    @api.model
+    def _vpbx_read(self, body, content_type, settings):
+        """``(text, records, error)`` of a raw body: the text to store, the mapped CallRecords
+        (None when the parser itself broke) and the translated reason it cannot be read."""
         try:
-            vals["body"] = body.decode("utf-8-sig")
+            text = body.decode("utf-8-sig")
         except UnicodeDecodeError:
-            vals.update(
-                body=body.decode("utf-8", errors="replace"),
-                state="rejected",
-                error=PayloadError(NOT_UTF8).render(self.env._),
-            )
-        if "\x00" in vals["body"]:
+            text = body.decode("utf-8", errors="replace").replace("\x00", "\ufffd")
+            return text, None, self._vpbx_text(NOT_UTF8)
+        if "\x00" in text:
             # PostgreSQL text cannot hold NUL; no JSON or form body has a raw one
-            vals["body"] = vals["body"].replace("\x00", "\ufffd")
-            if vals["state"] == "new":
-                vals.update(state="rejected", error=PayloadError(HAS_NUL).render(self.env._))
+            return text.replace("\x00", "\ufffd"), None, self._vpbx_text(HAS_NUL)
+        try:
+            return text, self._vpbx_parse(text, content_type, settings), False
+        except PayloadError as error:
+            return text, None, error.render(self.env._)
+        except Exception:  # a fault of ours, not of the body: processing records it
+            _logger.exception(
+                "VPBX webhook of account %s: the body could not be read", settings.pbx_id
+            )
+            return text, None, False
+
+    def _vpbx_text(self, reason):
+        return PayloadError(reason).render(self.env._)
+
+    @api.model
+    def _vpbx_parse(self, text, content_type, settings):
+        """CallRecords of a body: the body parser, then the record mapping."""
+        items = parse_body(text, content_type)
+        if not items:
+            raise PayloadError(NO_RECORD)
+        return [parse_record(item, settings.mapping) for item in items]
+
+    @api.model
+    def _vpbx_insert(self, vals):
+        """Store a delivery with one INSERT, not the ORM's create: this runs on every delivery,
+        and create's defaults and conversions cost as much as the rest of the answer. The
+        values written are put in the record's cache, as create would."""
         self.env.cr.execute(
             """
             INSERT INTO vpbx_webhook_event
-                   (company_id, content_type, remote_addr, state, error, attempt_count, body,
-                    received_at, create_uid, write_uid, create_date, write_date)
-            VALUES (%(company_id)s, %(content_type)s, %(remote_addr)s, %(state)s, %(error)s,
-                    %(attempt_count)s, %(body)s, now() AT TIME ZONE 'UTC', %(uid)s, %(uid)s,
+                   (pbx_id, company_id, content_type, remote_addr, state, error, attempt_count,
+                    body, records, received_at, create_uid, write_uid, create_date, write_date)
+            VALUES (%(pbx_id)s, %(company_id)s, %(content_type)s, %(remote_addr)s, %(state)s,
+                    %(error)s, %(attempt_count)s, %(body)s, %(records)s,
+                    now() AT TIME ZONE 'UTC', %(uid)s, %(uid)s,
                     now() AT TIME ZONE 'UTC', now() AT TIME ZONE 'UTC')
          RETURNING id, received_at
             """,
@@ -150,30 +214,36 @@ class VpbxWebhookEvent(models.Model):
 
     # ------------------------------------------------------------------ processing
 
-    def _vpbx_parse(self):
-        """CallRecords of the body; PayloadError when it cannot be read or lacks a call id."""
+    def _vpbx_records(self, settings, fresh=False):
+        """CallRecords of the event: those mapped on receipt (queued), else the body's.
+        ``fresh``: map the body again (a replay after the mapping changed)."""
         self.ensure_one()
-        items = parse_body(self.body or "", self.content_type)
-        if not items:
-            raise PayloadError(NO_RECORD)
-        mapping = self.company_id._vpbx_call_mapping()
-        return [parse_record(item, mapping) for item in items]
+        if self.records and not fresh:
+            return records_from_json(self.records)
+        return self._vpbx_parse(self.body or "", self.content_type, settings)
 
-    def _vpbx_process_one(self):
+    def _vpbx_process_one(self, fresh=False):
         """Parse and upsert; sets the state and returns {id: (state, error)}. Raises on a
         processing failure."""
         self.ensure_one()
+        settings = self.pbx_id._vpbx_call_settings()
         try:
-            records = self._vpbx_parse()
+            records = self._vpbx_records(settings, fresh=fresh)
         except PayloadError as error:
             return self._vpbx_reject(error)
+        return self._vpbx_apply(settings, records)
+
+    def _vpbx_apply(self, settings, records):
+        """Upsert `records` and record the outcome on the event; returns {id: (state, error)}."""
+        self.ensure_one()
         call_ids = list(dict.fromkeys(record.call_id for record in records))
         stale = []
-        calls = self.env["vpbx.call"]._vpbx_upsert_records(self.company_id, records, stale=stale)
+        calls = self.env["vpbx.call"]._vpbx_upsert_records(settings, records, stale=stale)
         self.write(
             {
                 "state": "ignored" if len(stale) == len(records) else "processed",
                 "error": False,
+                "records": False,
                 # link, not set: set reads the relation first, and an event's calls only grow
                 "call_ids": [Command.link(call_id) for call_id in calls.ids],
                 "vpbx_call_id": ", ".join(call_ids)[:255],
@@ -182,6 +252,19 @@ class VpbxWebhookEvent(models.Model):
             }
         )
         return {self.id: (self.state, False)}
+
+    def _vpbx_process_records(self, settings, records):
+        """The controller's immediate processing of the records it mapped: committed, retried
+        on concurrency errors, a failure recorded on the event. Returns (state, error)."""
+        self.ensure_one()
+        try:
+            outcome = in_new_transaction(self.env, lambda: self._vpbx_apply(settings, records))
+        except Exception as error:  # any failure is recorded, never raised
+            self.env.cr.rollback()
+            self.env.invalidate_all()
+            outcome = self._vpbx_mark_failed(error)
+            self.env.cr.commit()  # pylint: disable=invalid-commit
+        return outcome[self.id]
 
     def _vpbx_reject(self, error):
         """The body cannot be read (PayloadError): nothing to retry until the mapping changes."""
@@ -199,9 +282,9 @@ class VpbxWebhookEvent(models.Model):
     def _vpbx_mark_failed(self, error):
         self.ensure_one()
         _logger.warning(
-            "VPBX webhook event %s of company %s failed: %s",
+            "VPBX webhook event %s of account %s failed: %s",
             self.id,
-            self.company_id.id,
+            self.pbx_id.id,
             error,
             exc_info=error,
         )
@@ -216,25 +299,26 @@ class VpbxWebhookEvent(models.Model):
         )
         return {self.id: ("failed", self.error)}
 
-    def _vpbx_process(self, commit=False):
+    def _vpbx_process(self, commit=False, fresh=False):
         """Process the events.
 
-        commit=True (controller, cron: they own the cursor): each event is processed and
+        commit=True (crons, the controller: they own the cursor): each event is processed and
         committed on its own; a concurrency error is retried in a new transaction
-        (``vpbx.call._vpbx_in_new_transaction``); any other error rolls back the work, marks the
-        event failed and commits that.
+        (``services.transaction.in_new_transaction``); any other error rolls back the work,
+        marks the event failed and commits that.
         commit=False (buttons): each event in a savepoint of the caller's transaction.
+        fresh: map the bodies again instead of using the records mapped on receipt.
 
         :return: {event id: (state, error)} as processing left them (a commit empties the
             cache: the controller answers from this instead of reading the events again).
         """
-        Call = self.env["vpbx.call"]
         outcome = {}
         for event in self.sudo():
             if commit:
                 try:
-                    Call._vpbx_in_new_transaction(
-                        lambda event=event: outcome.update(event._vpbx_process_one())
+                    in_new_transaction(
+                        self.env,
+                        lambda event=event: outcome.update(event._vpbx_process_one(fresh)),
                     )
                 except Exception as error:  # any failure is recorded, never raised
                     self.env.cr.rollback()
@@ -244,25 +328,12 @@ class VpbxWebhookEvent(models.Model):
             else:
                 try:
                     with self.env.cr.savepoint():
-                        outcome.update(event._vpbx_process_one())
+                        outcome.update(event._vpbx_process_one(fresh))
                 except Exception as error:
                     outcome.update(event._vpbx_mark_failed(error))
         return outcome
 
     # ------------------------------------------------------------------ queued deliveries
-
-    def _vpbx_enqueue(self):
-        """Queued mode (controller, before its commit): reject an unreadable body at once, else
-        wake the queue's scheduled action. Returns {id: (state, error)} like _vpbx_process."""
-        self.ensure_one()
-        try:
-            self._vpbx_parse()
-        except PayloadError as error:
-            return self._vpbx_reject(error)
-        except Exception:  # a fault of ours, not of the body: the queue records it
-            _logger.exception("VPBX webhook event %s: the body could not be checked", self.id)
-        self._vpbx_wake_queue()
-        return {self.id: (self.state, self.error)}
 
     @api.model
     def _vpbx_wake_queue(self):
@@ -278,10 +349,10 @@ class VpbxWebhookEvent(models.Model):
         if now - _LAST_WAKE.get(dbname, float("-inf")) < QUEUE_WAKE_INTERVAL:
             return False
         _LAST_WAKE[dbname] = now
-        cron = self.env.ref(QUEUE_CRON, raise_if_not_found=False)
+        cron = self.env.ref(CRON_WEBHOOK_QUEUE, raise_if_not_found=False)
         if not cron:
             # deleted: the delivery is stored all the same, the retry job takes it later
-            _logger.warning("VPBX: the scheduled action %s is missing", QUEUE_CRON)
+            _logger.warning("VPBX: the scheduled action %s is missing", CRON_WEBHOOK_QUEUE)
             return False
         cron.sudo()._trigger()
         return True
@@ -333,14 +404,14 @@ class VpbxWebhookEvent(models.Model):
     def action_vpbx_replay(self):
         """Process the selected events again (after a mapping or contact fix)."""
         self.check_access("write")  # processing runs as superuser
-        self._vpbx_process(commit=False)
+        self._vpbx_process(commit=False, fresh=True)
         states = dict(self._fields["state"]._description_selection(self.env))
         counts = {}
         for event in self:
             counts[event.state] = counts.get(event.state, 0) + 1
         summary = ", ".join(f"{states[state]}: {count}" for state, count in sorted(counts.items()))
         kind = "warning" if {"failed", "rejected"} & counts.keys() else "success"
-        return self.env.company._vpbx_notify(
+        return self.env["vpbx.pbx"]._vpbx_notify(
             self.env._(
                 "%(count)s event(s) replayed (%(summary)s).", count=len(self), summary=summary
             ),

@@ -6,13 +6,9 @@ it; the Odoo layer translates it later, e.g. ``error.render(env._)``.
 
 import re
 
+from .i18n import _lt
 
-def _lt(source):
-    """Mark a literal for the .pot extractor; translation happens in the Odoo layer."""
-    return source
-
-
-# Codes the PBX itself sends (vpbx-api.md section 1, plus the agent invite codes).
+# Codes the PBX itself sends (docs/pbx-api.md, "Conventions", plus the agent invite codes).
 PBX_MESSAGES = {
     "api_key_is_required": _lt("API key is required: enter the API key of your VPBX account"),
     "api_key_invalid": _lt("API key invalid"),
@@ -68,7 +64,7 @@ ERROR_MESSAGES = {**PBX_MESSAGES, **LOCAL_MESSAGES}
 LOCAL_CODES = frozenset(LOCAL_MESSAGES)
 # Worth trying again later (a cron, the user): the PBX or the network may recover.
 RETRYABLE_CODES = frozenset({"connection_refused", "unreachable", "timeout", "rate_limit_exceeded"})
-# Codes that mean "get a new token" (vpbx-api.md section 1).
+# Codes that mean "get a new token" (docs/pbx-api.md, "Conventions").
 TOKEN_CODES = frozenset({"token_expired"})
 
 # A PBX code is snake_case with at least one "_"; anything else in a "message" is free text.
@@ -212,3 +208,23 @@ def error_from_envelope(data, http_status=None):
         http_status=http_status,
         raw=data,
     )
+
+
+class PayloadError(ValueError):
+    """A payload that cannot be read; ``reason`` is an untranslated ``_lt`` template."""
+
+    def __init__(self, reason, **params):
+        self.reason = reason
+        self.params = params
+        super().__init__(reason)
+
+    def render(self, translate=None):
+        """The message, translated by ``translate(reason)`` when given, then interpolated."""
+        template = translate(self.reason) if translate else self.reason
+        try:
+            return template % self.params if self.params else template
+        except (KeyError, TypeError, ValueError):
+            return template
+
+    def __str__(self):
+        return self.render()

@@ -12,11 +12,8 @@ from datetime import timedelta
 PAGE_SIZE = 50
 #: Never page forever when a PBX keeps saying there is more (5 million records).
 MAX_PAGES = 100000
-#: How far back the very first sync of a company looks (older calls: Import history).
+#: How far back the very first sync of an account looks (older calls: Import history).
 INITIAL_LOOKBACK = timedelta(days=1)
-#: PostgreSQL advisory lock classes (two int4 keys: class, object id).
-LOCK_SYNC = 0x56504201
-LOCK_IMPORT = 0x56504202
 
 
 def to_epoch(moment, unit="ms"):
@@ -76,17 +73,3 @@ def has_next(payload, page, size=PAGE_SIZE):
     if pages is not None:
         return page < pages
     return len(page_items(payload)) >= size
-
-
-def advisory_lock(cr, lock_class, object_id):
-    """Take a session-level advisory lock without waiting: True when taken.
-
-    Session-level, so it lives across the commits of a run; ``advisory_unlock`` releases it.
-    ``cr`` is any DB-API cursor on PostgreSQL.
-    """
-    cr.execute("SELECT pg_try_advisory_lock(%s, %s)", [lock_class, object_id])
-    return bool(cr.fetchone()[0])
-
-
-def advisory_unlock(cr, lock_class, object_id):
-    cr.execute("SELECT pg_advisory_unlock(%s, %s)", [lock_class, object_id])

@@ -1,7 +1,7 @@
 """Provisioning of PBX extensions: plain Python, no Odoo import.
 
 The agent invite body and the place of the credentials in its reply are not published
-(docs vpbx-api.md, "Agent invite"), so the request field names and the extraction paths come
+(docs/pbx-api.md, "Agent invite"), so the request field names and the extraction paths come
 from settings; this module only applies them.
 """
 
@@ -44,17 +44,6 @@ def generate_password(length=16):
     chars += [secrets.choice(alphabet) for _ in range(length - len(chars))]
     secrets.SystemRandom().shuffle(chars)
     return "".join(chars)
-
-
-def password_meets_policy(password):
-    return bool(
-        isinstance(password, str)
-        and len(password) >= PASSWORD_MIN_LENGTH
-        and any(c.isupper() for c in password)
-        and any(c.islower() for c in password)
-        and any(c.isdigit() for c in password)
-        and any(not c.isalnum() for c in password)
-    )
 
 
 def build_invite_body(fields, values):

@@ -1,7 +1,7 @@
 """HTTP client of the SENTECH VPBX (OmiCall-compatible) API. Plain Python, no Odoo import.
 
-See docs vpbx-api.md: envelope ``status_code == 9999`` is success; errors carry a code in
-``payload.error``; the API key is exchanged for a token that the PBX gives no expiry for.
+See docs/pbx-api.md, "Conventions": envelope ``status_code == 9999`` is success; errors carry a
+code in ``payload.error``; the API key is exchanged for a token that the PBX gives no expiry for.
 """
 
 import errno
@@ -67,8 +67,8 @@ if not any(isinstance(f, _RedactApiKey) for f in _URLLIB3_LOGGER.filters):
 class TokenStore:
     """Where the access token lives. This default keeps it in memory for one process.
 
-    The Odoo layer supplies a store on res.company whose ``refresh`` re-reads the row under a
-    lock, so that several workers do not all fetch a token at once.
+    The Odoo layer supplies a store on the PBX account's row (``vpbx.pbx``) whose ``refresh``
+    re-reads the row under a lock, so that several workers do not all fetch a token at once.
     """
 
     def __init__(self, token=None, expires_at=None):
@@ -102,7 +102,7 @@ class TokenStore:
 
 
 class VpbxClient:
-    """One client per company configuration; holds one ``requests.Session``."""
+    """One client per PBX account configuration; holds one ``requests.Session``."""
 
     def __init__(
         self,
@@ -340,11 +340,10 @@ class VpbxClient:
         started = time.monotonic()
         if self.auth_mode in ("bearer", "both"):
             self.get_token()
-        envelope = self.request("GET", "agent_list", params={"page": 1, "size": 1}, raw=True)
+        envelope = self.list_agents(size=1, raw=True)
         payload = envelope.get("payload")
         total = payload.get("total_items") if isinstance(payload, dict) else None
         return {
-            "ok": True,
             "base_url": self.base_url,
             "auth_mode": self.auth_mode,
             "instance_id": envelope.get("instance_id"),
@@ -357,8 +356,8 @@ class VpbxClient:
         """Create an agent; returns the whole envelope because credentials may sit at its root."""
         return self.request("POST", "agent_invite", json=body, raw=True, idempotent=False)
 
-    def list_agents(self, keyword=None, page=1, size=50):
-        return self.request("GET", "agent_list", params=_page_params(keyword, page, size))
+    def list_agents(self, keyword=None, page=1, size=50, raw=False):
+        return self.request("GET", "agent_list", params=_page_params(keyword, page, size), raw=raw)
 
     def list_internal_phones(self, keyword=None, page=1, size=50):
         return self.request("GET", "internal_phone_list", params=_page_params(keyword, page, size))

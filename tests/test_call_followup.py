@@ -3,7 +3,7 @@
 from odoo.exceptions import AccessError
 from odoo.tests import new_test_user, tagged
 
-from .test_webhook import BASE_TIME, VpbxWebhookCommon, call_payload
+from .common import BASE_TIME, VpbxWebhookCommon, call_payload
 
 
 @tagged("post_install", "-at_install")
@@ -69,7 +69,7 @@ class TestCallFollowup(VpbxWebhookCommon):
         self.assertEqual(call.employee_id, self.employee)
 
     def test_note_setting_off(self):
-        self.company.vpbx_post_call_note = False
+        self.pbx.post_call_note = False
         self.deliver(call_payload("NOTE-OFF"))
         self.assertFalse(self.notes(self.person))
 
@@ -105,7 +105,7 @@ class TestCallFollowup(VpbxWebhookCommon):
         call = self.deliver(payload)
         self.assertFalse(call.partner_id)
         self.assertFalse(self.callbacks(call), "no agent, no fallback user: nobody to call back")
-        self.company.vpbx_missed_call_user_id = self.fallback_user
+        self.pbx.missed_call_user_id = self.fallback_user
         call = self.deliver(call_payload("MISS-FB2", "0977 123 123", missed=True, sip_user=None))
         activity = self.callbacks(call)
         self.assertEqual(activity.user_id, self.fallback_user, "on the call: no contact known")

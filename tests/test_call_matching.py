@@ -2,7 +2,7 @@
 
 from odoo.tests import tagged
 
-from .test_webhook import VpbxWebhookCommon, call_payload
+from .common import VpbxWebhookCommon, call_payload, make_pbx
 
 
 @tagged("post_install", "-at_install")
@@ -120,10 +120,13 @@ class TestCallMatching(VpbxWebhookCommon):
         employee = self.env["hr.employee"].create(
             {"name": "Agent 9101", "vpbx_extension": "9101", "user_id": user.id}
         )
+        self.assertEqual(employee.vpbx_pbx_id, self.pbx, "the company's first account")
         other_company = self.env["res.company"].create({"name": "Other extension company"})
-        self.env["hr.employee"].create(
+        other_pbx = make_pbx(self.env, other_company)
+        elsewhere = self.env["hr.employee"].create(
             {"name": "Same ext elsewhere", "vpbx_extension": "9102", "company_id": other_company.id}
         )
+        self.assertEqual(elsewhere.vpbx_pbx_id, other_pbx)
         call = self.deliver("EXT-1", "0912345678")
         self.assertEqual(call.employee_id, employee)
         self.assertEqual(call.user_id, user)

@@ -1,18 +1,25 @@
 """Call payloads -> CallRecord: the mapping shared by webhooks and the history sync."""
 
-import contextlib
+import ast
+import inspect
 import json
+import math
+import re
 import unittest
 from datetime import datetime
 from urllib.parse import urlencode
 
-from odoo.addons.sentech_vpbx.services.call_record import (
+from odoo.addons.sentech_vpbx.const import CALLBACK_STATUSES
+from odoo.addons.sentech_vpbx.services import call_mapping, webhook_body
+from odoo.addons.sentech_vpbx.services.call_mapping import (
     CallMapping,
     CallRecord,
-    PayloadError,
-    parse_body,
     parse_record,
+    records_from_json,
+    records_to_json,
 )
+from odoo.addons.sentech_vpbx.services.errors import PayloadError
+from odoo.addons.sentech_vpbx.services.webhook_body import CALL_ID_FIELDS, parse_body
 from odoo.tests import BaseCase, tagged
 
 try:
@@ -20,7 +27,7 @@ try:
 except ImportError:  # optional: the property tests are skipped without it
     hypothesis = None
 
-# the history record of vpbx-api.md section 4
+# the history record of docs/pbx-api.md, "Call records"
 HISTORY = {
     "transaction_id": "09d43196-6bd4-4b0c-9d0a-2b7c1d6a9f10",
     "direction": "outbound",
@@ -49,14 +56,61 @@ HISTORY = {
     "call_uuid": None,
 }
 START = datetime(2025, 5, 13, 9, 34, 17)
+_PLACEHOLDER = re.compile(r"%\((\w+)\)s")
+
+
+def _lt_templates(*modules):
+    """The templates marked with ``_lt("...")`` in the source of `modules`."""
+    templates = set()
+    for module in modules:
+        for node in ast.walk(ast.parse(inspect.getsource(module))):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Name)
+                and node.func.id == "_lt"
+                and node.args
+                and isinstance(node.args[0], ast.Constant)
+            ):
+                templates.add(node.args[0].value)
+    return frozenset(templates)
+
+
+#: every reason the body parser and the record mapping may give
+REASONS = _lt_templates(webhook_body, call_mapping)
+
+
+def _id_texts(item):
+    """The texts of the call-id fields of a record dict, as a call id is read from them."""
+    texts = set()
+    for key in CALL_ID_FIELDS:
+        value = item.get(key)
+        if isinstance(value, str):
+            value = value.encode("utf-8", "replace").decode("utf-8")
+            texts.add(value.replace("\x00", "").strip())
+        elif isinstance(value, int) and not isinstance(value, bool):
+            texts.add(str(value))
+        elif isinstance(value, float) and math.isfinite(value):
+            texts.add(str(int(value)) if value.is_integer() else repr(value))
+    return texts - {""}
 
 
 def _record(**fields):
     return parse_record({"transaction_id": "t1", **fields})
 
 
+class PayloadErrorAssertions:
+    def assertKnownPayloadError(self, error):
+        """`error` renders one of the services' templates, its parameters filled in."""
+        self.assertIn(error.reason, REASONS, "a reason marked for translation")
+        text = str(error)
+        self.assertTrue(text.strip(), "a message")
+        self.assertNotIn("%(", text, "every placeholder filled")
+        self.assertLessEqual(set(_PLACEHOLDER.findall(error.reason)), set(error.params))
+        self.assertEqual(text, error.reason % error.params if error.params else error.reason)
+
+
 @tagged("post_install", "-at_install")
-class TestParseRecord(BaseCase):
+class TestParseRecord(PayloadErrorAssertions, BaseCase):
     def test_history_record(self):
         record = parse_record(HISTORY)
         self.assertIsInstance(record, CallRecord)
@@ -65,7 +119,7 @@ class TestParseRecord(BaseCase):
         self.assertEqual(record.direction, "outbound")
         self.assertEqual(record.status, "answered")
         self.assertTrue(record.is_final)
-        self.assertFalse(record.is_missed)
+        self.assertNotIn(record.status, CALLBACK_STATUSES)
         self.assertEqual(record.customer_number, "0393210914")
         self.assertEqual(record.extension, "101")
         self.assertEqual(record.hotline, "842888806669")  # an int in the payload
@@ -76,7 +130,8 @@ class TestParseRecord(BaseCase):
         self.assertEqual(record.recording_url, HISTORY["recording_file_url"])
         self.assertEqual(record.agent_name, "Nguyễn Văn An")
         self.assertEqual(record.customer_name, "Trần Thị Bình")
-        self.assertIs(record.raw, HISTORY)
+        # (CallRecord keeps no raw payload any more) the queued form keeps the whole record
+        self.assertEqual(records_from_json(records_to_json([record])), [record])
 
     def test_call_id_fallbacks(self):
         self.assertEqual(parse_record({"call_uuid": "u-1"}).call_id, "u-1")
@@ -207,7 +262,9 @@ class TestParseRecord(BaseCase):
             with self.subTest(disposition=disposition):
                 record = _record(disposition=disposition, bill_sec=0)
                 self.assertEqual(record.status, status)
-                self.assertEqual(record.is_missed, status != "answered")
+                self.assertEqual(
+                    record.is_final and record.status in CALLBACK_STATUSES, status != "answered"
+                )
         # the disposition wins over talk time; unknown ones fall back to talk time
         self.assertEqual(_record(disposition="cancelled", bill_sec=30).status, "missed")
         self.assertEqual(_record(disposition="mystery", bill_sec=30).status, "answered")
@@ -289,6 +346,28 @@ class TestParseRecord(BaseCase):
         )
         self.assertIsInstance(error, ValueError)
 
+    def test_reasons_are_known_templates(self):
+        self.assertIn("No call id in the payload (transaction_id or call_uuid)", REASONS)
+        self.assertIn("The payload is not valid JSON: %(error)s", REASONS)
+        for data in ({}, {"transaction_id": "t", "duration": [9]}, [1], {"id": "x" * 300}):
+            with self.subTest(data=data), self.assertRaises(PayloadError) as catch:
+                parse_record(data)
+            self.assertKnownPayloadError(catch.exception)
+        with self.assertRaises(PayloadError) as catch:
+            parse_body(b"[1]", "application/json")
+        self.assertKnownPayloadError(catch.exception)
+        self.assertEqual(
+            str(catch.exception), "Record 1 of the payload is a JSON number, not an object"
+        )
+        # the check itself: an unknown reason, a placeholder left unfilled, an empty message
+        for error in (
+            PayloadError("Something else went wrong"),
+            PayloadError("Field %(field)s holds a JSON %(type)s, which cannot be used here"),
+            PayloadError(""),
+        ):
+            with self.subTest(reason=error.reason), self.assertRaises(AssertionError):
+                self.assertKnownPayloadError(error)
+
     @unittest.skipUnless(hypothesis, "hypothesis is not installed")
     def test_property_any_json_record(self):
         from hypothesis import HealthCheck, given, settings
@@ -316,7 +395,7 @@ class TestParseRecord(BaseCase):
             try:
                 record = parse_record(data)
             except PayloadError as error:
-                self.assertIsInstance(str(error), str)
+                self.assertKnownPayloadError(error)
                 return
             self.assertIn(record.direction, ("inbound", "outbound", "internal"))
             self.assertIn(
@@ -329,7 +408,7 @@ class TestParseRecord(BaseCase):
 
 
 @tagged("post_install", "-at_install")
-class TestParseBody(BaseCase):
+class TestParseBody(PayloadErrorAssertions, BaseCase):
     def test_json_object_and_list(self):
         self.assertEqual(
             parse_body(b'{"transaction_id": "a"}', "application/json"), [{"transaction_id": "a"}]
@@ -416,11 +495,17 @@ class TestParseBody(BaseCase):
         def check(body, content_type):
             try:
                 records = parse_body(body, content_type)
-            except PayloadError:
+            except PayloadError as error:
+                self.assertKnownPayloadError(error)
                 return
             self.assertTrue(all(isinstance(item, dict) for item in records))
             for item in records:
-                with contextlib.suppress(PayloadError):
-                    parse_record(item)
+                try:
+                    record = parse_record(item)
+                except PayloadError as error:
+                    self.assertKnownPayloadError(error)
+                    continue
+                self.assertIsInstance(record, CallRecord)
+                self.assertIn(record.call_id, _id_texts(item))
 
         check()

@@ -8,6 +8,8 @@ from odoo.tests import HttpCase, new_test_user, tagged
 from odoo.tests.common import JsonRpcException
 from odoo.tools import mute_logger
 
+from .common import make_pbx
+
 KEY = "c2c-sim-key"
 EXT = "7101"
 MOBILE = "0903 111 222"
@@ -23,18 +25,17 @@ class TestClick2call(HttpCase):
         cls.sim = VpbxSimulator(api_key=KEY, seed=6).start()
         cls.addClassCleanup(cls.sim.stop)
         cls.company = cls.env.company
-        cls.company.write(
-            {
-                "country_id": cls.env.ref("base.vn").id,
-                "vpbx_api_url": cls.sim.url,
-                "vpbx_api_key": KEY,
-                "vpbx_timeout": 5,
-                "vpbx_hotline": HOTLINES[0],
-                "vpbx_click2call_number_format": "national",
-                "vpbx_click2call_match_minutes": 10,
-            }
+        cls.company.country_id = cls.env.ref("base.vn")
+        cls.pbx = make_pbx(
+            cls.env,
+            api_url=cls.sim.url,
+            api_key=KEY,
+            timeout=5,
+            hotline=HOTLINES[0],
+            click2call_number_format="national",
+            click2call_match_minutes=10,
         )
-        cls.token = cls.company._vpbx_ensure_webhook_token()
+        cls.token = cls.pbx.sudo().webhook_token
         cls.sales = new_test_user(
             cls.env,
             login="c2c_sales",
@@ -82,9 +83,7 @@ class TestClick2call(HttpCase):
         return [r["json"] for r in self.sim.calls_for("click2call")]
 
     def pending_calls(self):
-        return self.Call.search(
-            [("company_id", "=", self.company.id), ("vpbx_click2call", "=", True)]
-        )
+        return self.Call.search([("pbx_id", "=", self.pbx.id), ("vpbx_click2call", "=", True)])
 
     def call_mobile(self, user=None):
         return self.partner.with_user(user or self.sales).action_vpbx_call_mobile()
@@ -119,6 +118,8 @@ class TestClick2call(HttpCase):
         self.assertEqual(len(call), 1)
         self.assertEqual(call.call_uuid, call_uuid)
         self.assertEqual(call.vpbx_call_id, call_uuid)
+        self.assertEqual(call.pbx_id, self.pbx)
+        self.assertEqual(call.company_id, self.company)
         self.assertEqual(call.status, "calling")
         self.assertEqual(call.direction, "outbound")
         self.assertFalse(call.is_final)
@@ -133,9 +134,9 @@ class TestClick2call(HttpCase):
 
     def test_number_formats_and_employee_hotline(self):
         self.employee.vpbx_hotline = HOTLINES[1]
-        self.company.vpbx_click2call_number_format = "e164"
+        self.pbx.click2call_number_format = "e164"
         self.call_mobile()
-        self.company.vpbx_click2call_number_format = "e164_no_plus"
+        self.pbx.click2call_number_format = "e164_no_plus"
         self.call_mobile()
         sent = self.click2call_requests()
         self.assertEqual([r["phone_number"] for r in sent], ["+84903111222", "84903111222"])
@@ -154,7 +155,7 @@ class TestClick2call(HttpCase):
         done = self.Call.create(
             {
                 "vpbx_call_id": "c2c-earlier",
-                "company_id": self.company.id,
+                "pbx_id": self.pbx.id,
                 "direction": "inbound",
                 "status": "missed",
                 "is_final": True,
@@ -184,7 +185,7 @@ class TestClick2call(HttpCase):
         self.assertRefused(["do-not-call list", "(do_not_call)"])
 
     def test_number_call_out_invalid(self):
-        self.company.vpbx_hotline = "842899999999"
+        self.pbx.hotline = "842899999999"
         self.assertRefused(["cannot be called out", "(number_call_out_invalid)"])
 
     def test_invalid_number_never_reaches_pbx(self):
@@ -203,8 +204,51 @@ class TestClick2call(HttpCase):
         self.assertFalse(self.click2call_requests())
 
     def test_not_configured(self):
-        self.company.vpbx_api_url = False
-        self.assertRefused(["not configured"], reaches_pbx=False)
+        self.pbx.api_url = False
+        self.assertRefused([self.pbx.name, "has no API URL"], reaches_pbx=False)
+        self.pbx.write({"api_url": self.sim.url, "api_key": False})
+        self.assertRefused([self.pbx.name, "has no API key"], reaches_pbx=False)
+
+    def test_extension_without_pbx_account(self):
+        self.employee.vpbx_pbx_id = False
+        self.assertRefused([EXT, "Sales Agent", "belongs to no PBX account"], reaches_pbx=False)
+
+    # ------------------------------------------------------------------ accounts
+    def test_caller_account_settings_are_used(self):
+        """Two accounts in one company: the caller's employee's account calls, with its own
+        client, hotline and number format; the company's first account is not used."""
+        other_sim = VpbxSimulator(api_key="c2c-other-key", seed=7).start()
+        self.addCleanup(other_sim.stop)
+        other_sim.add_agent("Sales Agent", "c2c_sales@example.com", extension=EXT)
+        other = self.env["vpbx.pbx"].create(
+            {
+                "name": "Branch PBX",
+                "company_id": self.company.id,
+                "sequence": 50,
+                "api_url": other_sim.url,
+                "api_key": "c2c-other-key",
+                "timeout": 5,
+                "hotline": HOTLINES[1],
+                "click2call_number_format": "e164",
+            }
+        )
+        self.employee.vpbx_pbx_id = other
+        self.call_mobile()
+        self.assertFalse(self.click2call_requests(), "the company's first account is not asked")
+        sent = [r["json"] for r in other_sim.calls_for("click2call")]
+        self.assertEqual(
+            sent, [{"extension": EXT, "hotline": HOTLINES[1], "phone_number": "+84903111222"}]
+        )
+        self.assertFalse(self.pending_calls())
+        call = self.Call.search([("pbx_id", "=", other.id), ("vpbx_click2call", "=", True)])
+        self.assertEqual(len(call), 1)
+        self.assertEqual(call.call_uuid, next(iter(other_sim.calls)))
+        self.assertEqual(call.employee_id, self.employee)
+        self.assertEqual(call.hotline, HOTLINES[1])
+        # the employee's own hotline still wins over its account's
+        self.employee.vpbx_hotline = HOTLINES[0]
+        self.call_mobile()
+        self.assertEqual(other_sim.calls_for("click2call")[-1]["json"]["hotline"], HOTLINES[0])
 
     # ------------------------------------------------------------------ completion
     def test_webhook_completes_the_calling_record(self):
@@ -271,7 +315,7 @@ class TestClick2call(HttpCase):
             self.env["vpbx.click2call"]
             .with_user(self.sales)
             ._vpbx_create_calling(
-                self.company,
+                self.pbx,
                 self.employee.sudo(),
                 HOTLINES[0],
                 MOBILE_NATIONAL,
@@ -293,7 +337,7 @@ class TestClick2call(HttpCase):
                 "vpbx_call_id": "click2call-local-1",
                 "call_uuid": "UUID-RACE",
                 "vpbx_click2call": True,
-                "company_id": self.company.id,
+                "pbx_id": self.pbx.id,
                 "direction": "outbound",
                 "status": "calling",
                 "customer_number": MOBILE_NATIONAL,

@@ -5,7 +5,9 @@ from odoo.tests import HttpCase, new_test_user, tagged
 from odoo.tests.common import JsonRpcException
 from odoo.tools import mute_logger
 
-MANAGER = "sentech_vpbx.group_vpbx_manager"
+from ..const import GROUP_MANAGER as MANAGER
+from .common import make_pbx
+
 SECRET_OWN = "Own!Secret-7731"
 SECRET_OTHER = "Other!Secret-4410"
 DENIALS = ("odoo.exceptions.AccessError", "builtins.ValueError", "builtins.KeyError")
@@ -16,6 +18,8 @@ class TestHrEmployeeAccess(HttpCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
+        # the employees' extensions belong to it (the company's first account)
+        cls.pbx = make_pbx(cls.env, name="Access PBX")
         cls.plain = new_test_user(
             cls.env, login="vpbx_plain", password="vpbx_plain_pw1", groups="base.group_user"
         )
@@ -113,14 +117,18 @@ class TestHrEmployeeAccess(HttpCase):
                     "vpbx_plain",
                     model,
                     "read",
-                    [[self.own.id, self.other.id], ["vpbx_extension", "vpbx_softphone_password"]],
+                    [
+                        [self.own.id, self.other.id],
+                        ["vpbx_extension", "vpbx_pbx_id", "vpbx_softphone_password"],
+                    ],
                 )
                 by_id = {r["id"]: r for r in records}
                 self.assertEqual(by_id[self.own.id]["vpbx_softphone_password"], SECRET_OWN)
                 self.assertEqual(by_id[self.own.id]["vpbx_extension"], "101")
                 self.assertFalse(by_id[self.other.id]["vpbx_softphone_password"])
-                # colleagues' extensions are public, like a work phone
+                # colleagues' extensions are public, like a work phone, and so is their account
                 self.assertEqual(by_id[self.other.id]["vpbx_extension"], "102")
+                self.assertEqual(by_id[self.other.id]["vpbx_pbx_id"], [self.pbx.id, "Access PBX"])
                 records = self.call_kw(
                     "vpbx_plain",
                     model,
@@ -203,16 +211,13 @@ class TestHrEmployeeAccess(HttpCase):
         self.assertEqual(self.other.vpbx_password, "N3w!pw")
 
     def test_company_api_key_manager_only(self):
-        company = self.env.company
-        company.vpbx_api_key = "company-key-secret-99"
-        for login in ("vpbx_plain", "vpbx_officer"):
+        self.pbx.api_key = "company-key-secret-99"
+        for login in ("vpbx_plain", "vpbx_sales", "vpbx_officer"):
             with self.subTest(login=login):
                 with mute_logger("odoo.http", "odoo.models"), self.assertRaises(JsonRpcException):
-                    self.call_kw(login, "res.company", "read", [[company.id], ["vpbx_api_key"]])
-        records = self.call_kw(
-            "vpbx_manager", "res.company", "read", [[company.id], ["vpbx_api_key"]]
-        )
-        self.assertEqual(records[0]["vpbx_api_key"], "company-key-secret-99")
+                    self.call_kw(login, "vpbx.pbx", "read", [[self.pbx.id], ["api_key"]])
+        records = self.call_kw("vpbx_manager", "vpbx.pbx", "read", [[self.pbx.id], ["api_key"]])
+        self.assertEqual(records[0]["api_key"], "company-key-secret-99")
 
     # ------------------------------------------------------------------ ORM
     def test_orm_access(self):
@@ -246,3 +251,4 @@ class TestHrEmployeeAccess(HttpCase):
         self.assertFalse(self.own.vpbx_password)
         self.assertFalse(self.other.vpbx_password)
         self.assertEqual(self.own.vpbx_extension, "101")
+        self.assertEqual(self.own.vpbx_pbx_id, self.pbx)

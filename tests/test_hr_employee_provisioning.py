@@ -6,11 +6,12 @@ from unittest.mock import patch
 import requests
 
 from odoo.addons.sentech_vpbx.services.errors import PBX_MESSAGES
-from odoo.addons.sentech_vpbx.services.provisioning import password_meets_policy
-from odoo.addons.sentech_vpbx.tools.vpbx_simulator import VpbxSimulator
+from odoo.addons.sentech_vpbx.tools.vpbx_simulator import VpbxSimulator, password_ok
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tests import TransactionCase, common, new_test_user, tagged
 from odoo.tools.translate import code_translations
+
+from .common import make_pbx
 
 KEY = "sim-key-prov-8d2f41"
 # Odoo's harness raises every time-out below 10 s to 10 s; the time-out test needs the real one.
@@ -45,7 +46,7 @@ class TestHrEmployeeProvisioning(TransactionCase):
         cls.sim = VpbxSimulator(api_key=KEY, seed=11).start()
         cls.addClassCleanup(cls.sim.stop)
         cls.company = cls.env.company
-        cls.company.write({"vpbx_api_url": cls.sim.url, "vpbx_api_key": KEY, "vpbx_timeout": 5})
+        cls.pbx = make_pbx(cls.env, api_url=cls.sim.url, api_key=KEY, timeout=5)
         cls.manager = new_test_user(
             cls.env,
             login="vpbx_prov_manager",
@@ -71,18 +72,20 @@ class TestHrEmployeeProvisioning(TransactionCase):
         values["messages"] = employee.message_ids.ids
         return values
 
-    def phone(self, extension):
-        return self.sim.phones[extension]
+    def phone(self, extension, sim=None):
+        return (sim or self.sim).phones[extension]
 
     def invite_bodies(self):
         return [r["json"] for r in self.sim.calls_for("agent_invite")]
 
-    def assertProvisioned(self, employee, extension):
+    def assertProvisioned(self, employee, extension, pbx=None, sim=None):
         employee = employee.sudo()
-        phone = self.phone(extension)
+        sim = sim or self.sim
+        phone = self.phone(extension, sim)
+        self.assertEqual(employee.vpbx_pbx_id, pbx or self.pbx)
         self.assertEqual(employee.vpbx_extension, extension)
         self.assertEqual(employee.vpbx_password, phone["password"])
-        self.assertEqual(employee.vpbx_domain, self.sim.domain)
+        self.assertEqual(employee.vpbx_domain, sim.domain)
         self.assertEqual(employee.vpbx_agent_id, phone["agent_id"])
         self.assertEqual(employee.vpbx_state, "provisioned")
         self.assertFalse(employee.vpbx_last_error)
@@ -119,7 +122,7 @@ class TestHrEmployeeProvisioning(TransactionCase):
         self.assertEqual(body["full_name"], "Nguyễn Văn An")
         self.assertEqual(body["identify_info"], "an@example.com")
         self.assertEqual(body["role"], "agent")
-        self.assertTrue(password_meets_policy(body["password"]))
+        self.assertTrue(password_ok(body["password"]))
         # the PBX keeps the password it was sent; that is what the employee got
         self.assertEqual(employee.sudo().vpbx_password, body["password"])
         # a second invite would create a second agent: refused
@@ -133,11 +136,11 @@ class TestHrEmployeeProvisioning(TransactionCase):
         self.assertNoPasswordInChatter(employee, body["password"])
 
     def test_invite_configured_request_fields(self):
-        self.company.write(
+        self.pbx.write(
             {
-                "vpbx_invite_field_email": "email",
-                "vpbx_invite_field_password": False,
-                "vpbx_invite_field_role": False,
+                "invite_field_email": "email",
+                "invite_field_password": False,
+                "invite_field_role": False,
             }
         )
         self.chau.with_user(self.manager).action_vpbx_invite()
@@ -148,10 +151,10 @@ class TestHrEmployeeProvisioning(TransactionCase):
 
     def test_invite_configured_reply_paths(self):
         # paths pointing nowhere: the credentials are then read from the extension list
-        self.company.write(
+        self.pbx.write(
             {
-                "vpbx_invite_path_extension": "payload.nothing",
-                "vpbx_invite_path_password": "payload.nothing.password",
+                "invite_path_extension": "payload.nothing",
+                "invite_path_password": "payload.nothing.password",
             }
         )
         self.sim.invite_layout = "root"
@@ -228,7 +231,7 @@ class TestHrEmployeeProvisioning(TransactionCase):
     def test_invite_real_pbx_validation(self):
         # the simulator's own checks, not injected faults
         self.sim.require_role = True
-        self.company.vpbx_invite_field_role = False
+        self.pbx.invite_field_role = False
         with self.assertRaises(UserError) as cm:
             self.an.with_user(self.manager).action_vpbx_invite()
         self.assertIn("(role_is_required)", cm.exception.args[0])
@@ -254,7 +257,7 @@ class TestHrEmployeeProvisioning(TransactionCase):
         self.assertEqual(len(self.sim.calls_for("agent_invite")), 1)
 
     def test_invite_timeout_leaves_employee_unchanged(self):
-        self.company.vpbx_timeout = 0.5
+        self.pbx.timeout = 0.5
         self.sim.inject_fault("agent_invite", "slow", delay=1.5)
         before = self.snapshot(self.an)
         with self.assertRaises(UserError) as cm:
@@ -265,7 +268,7 @@ class TestHrEmployeeProvisioning(TransactionCase):
         deadline = time.monotonic() + 10
         while not self.sim.agents and time.monotonic() < deadline:
             time.sleep(0.05)
-        self.company.vpbx_timeout = 5
+        self.pbx.timeout = 5
         self.an.with_user(self.manager).action_vpbx_invite()
         self.assertProvisioned(self.an, "101")
 
@@ -282,10 +285,71 @@ class TestHrEmployeeProvisioning(TransactionCase):
         self.assertFalse(self.sim.requests_log)
 
     def test_invite_not_configured(self):
-        self.company.vpbx_api_url = False
+        self.pbx.api_url = False
         with self.assertRaises(UserError) as cm:
             self.an.with_user(self.manager).action_vpbx_invite()
-        self.assertIn("not configured", cm.exception.args[0])
+        self.assertIn("has no API URL", cm.exception.args[0])
+        self.assertIn(self.pbx.name, cm.exception.args[0])
+        self.pbx.write({"api_url": self.sim.url, "api_key": False})
+        with self.assertRaises(UserError) as cm:
+            self.an.with_user(self.manager).action_vpbx_fetch()
+        self.assertIn("has no API key", cm.exception.args[0])
+        self.assertFalse(self.sim.requests_log)
+
+    def test_company_without_pbx_account(self):
+        company = self.env["res.company"].create({"name": "No PBX Co"})
+        self.manager.company_ids |= company
+        employee = self.env["hr.employee"].create(
+            {"name": "Nobody's Agent", "work_email": "nopbx@example.com", "company_id": company.id}
+        )
+        self.assertFalse(employee.vpbx_pbx_id)
+        before = self.snapshot(employee)
+        for action in ("action_vpbx_invite", "action_vpbx_fetch"):
+            with self.subTest(action=action), self.assertRaises(UserError) as cm:
+                getattr(employee.with_user(self.manager), action)()
+            self.assertIn("No PBX Co has no PBX account", cm.exception.args[0])
+        self.assertEqual(self.snapshot(employee), before)
+        self.assertFalse(self.sim.requests_log)
+
+    # ------------------------------------------------------------------ PBX accounts
+    def test_invite_uses_employee_account(self):
+        """An employee on a second account of the company is created on that account's PBX,
+        with that account's invite settings."""
+        other_sim = VpbxSimulator(api_key="sim-key-prov-other", seed=12).start()
+        self.addCleanup(other_sim.stop)
+        other = self.env["vpbx.pbx"].create(
+            {
+                "name": "Branch PBX",
+                "company_id": self.company.id,
+                "sequence": 50,
+                "api_url": other_sim.url,
+                "api_key": "sim-key-prov-other",
+                "timeout": 5,
+                "invite_role": "member",
+                "invite_field_email": "email",
+            }
+        )
+        self.an.vpbx_pbx_id = other
+        self.an.with_user(self.manager).action_vpbx_invite()
+        self.assertFalse(self.sim.requests_log, "the company's first account is not asked")
+        (body,) = [r["json"] for r in other_sim.calls_for("agent_invite")]
+        self.assertEqual(body["role"], "member")
+        self.assertEqual(body["email"], "an@example.com")
+        self.assertProvisioned(self.an, "101", pbx=other, sim=other_sim)
+        # the first account's PBX hands out its own 101 to another employee: no clash
+        self.binh.with_user(self.manager).action_vpbx_invite()
+        self.assertProvisioned(self.binh, "101")
+
+    def test_provisioning_sets_the_account(self):
+        """An extension created or fetched without an account belongs to the company's first
+        account afterwards."""
+        for employee in (self.an, self.binh):
+            employee.vpbx_pbx_id = False
+        self.an.with_user(self.manager).action_vpbx_invite()
+        self.assertProvisioned(self.an, "101")
+        self.sim.add_agent("Bình", "binh@example.com", extension="140", password="B1nh!pwd")
+        self.binh.with_user(self.manager).action_vpbx_fetch()
+        self.assertProvisioned(self.binh, "140")
 
     # ------------------------------------------------------------------ fetch
     def test_fetch_by_email(self):
@@ -346,7 +410,7 @@ class TestHrEmployeeProvisioning(TransactionCase):
     def test_fetch_pages_through_results(self):
         for i in range(60):
             self.sim.add_agent(f"Agent {i}", f"agent{i}@example.com")
-        client = self.company._vpbx_client()
+        client = self.pbx._vpbx_client()
         items = self.an._vpbx_phone_items(client, "example.com")
         self.assertEqual(len(items), 60)
         self.assertEqual(len({item["sip_user"] for item in items}), 60)
@@ -446,11 +510,44 @@ class TestHrEmployeeProvisioning(TransactionCase):
         self.chau.vpbx_extension = ""
         self.assertFalse(self.chau.vpbx_extension)
 
+    def test_extension_unique_per_account(self):
+        """Extension 301 on two accounts of one company is two people; on one account, one."""
+        other = self.env["vpbx.pbx"].create(
+            {"name": "Second PBX", "company_id": self.company.id, "sequence": 50}
+        )
+        self.an.vpbx_extension = "301"
+        self.assertEqual(self.an.vpbx_pbx_id, self.pbx)
+        twin = self.env["hr.employee"].create(
+            {"name": "Twin on Second", "vpbx_pbx_id": other.id, "vpbx_extension": "301"}
+        )
+        self.assertEqual((twin.vpbx_pbx_id, twin.vpbx_extension), (other, "301"))
+        self.binh.with_user(self.manager).write({"vpbx_pbx_id": other.id})
+        with self.assertRaises(ValidationError) as cm:
+            self.binh.with_user(self.manager).vpbx_extension = "301"
+        self.assertIn("Twin on Second", cm.exception.args[0])
+        self.assertIn("Second PBX", cm.exception.args[0])
+        with self.assertRaises(ValidationError) as cm:
+            self.env["hr.employee"].create(
+                {"name": "Dup on First", "vpbx_pbx_id": self.pbx.id, "vpbx_extension": "301"}
+            )
+        self.assertIn("Nguyễn Văn An", cm.exception.args[0])
+        # moving an extension to the account where it is taken is refused too
+        with self.assertRaises(ValidationError):
+            twin.vpbx_pbx_id = self.pbx
+        # and an account of another company is refused
+        company = self.env["res.company"].create({"name": "Elsewhere Co"})
+        elsewhere = make_pbx(self.env, company=company)
+        with self.assertRaises(ValidationError):
+            self.chau.write({"vpbx_pbx_id": elsewhere.id, "vpbx_extension": "302"})
+
     def test_settings_fields(self):
-        settings = self.env["res.config.settings"].create({})
-        self.assertEqual(settings.vpbx_invite_field_email, "identify_info")
-        self.assertEqual(settings.vpbx_invite_role, "agent")
-        self.assertIn("payload.pbx_account.sip_user", settings.vpbx_invite_path_extension)
-        settings.vpbx_invite_role = "member"
-        settings.execute()
-        self.assertEqual(self.company.vpbx_invite_role, "member")
+        """The provisioning settings are the account's: their defaults, and an invite uses
+        them."""
+        pbx = self.env["vpbx.pbx"].create({"name": "Fresh PBX", "company_id": self.company.id})
+        self.assertEqual(pbx.invite_field_email, "identify_info")
+        self.assertEqual(pbx.invite_role, "agent")
+        self.assertIn("payload.pbx_account.sip_user", pbx.invite_path_extension)
+        self.pbx.invite_role = "member"
+        self.an.with_user(self.manager).action_vpbx_invite()
+        (body,) = self.invite_bodies()
+        self.assertEqual(body["role"], "member")

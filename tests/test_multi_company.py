@@ -1,7 +1,7 @@
 """Two companies, two PBXs: keys, tokens, webhooks, contacts, employees and records stay apart.
 
-Real HTTP to both companies' webhook URLs and to two simulators (one per company, each with its
-own API key); reads as users of one company through JSON-RPC.
+Each company has its PBX account. Real HTTP to both accounts' webhook URLs and to two simulators
+(one per account, each with its own API key); reads as users of one company through JSON-RPC.
 """
 
 import logging
@@ -11,11 +11,11 @@ from odoo.tests import new_test_user, tagged
 from odoo.tests.common import JsonRpcException
 from odoo.tools import mute_logger
 
+from ..const import GROUP_MANAGER as MANAGER
+from ..const import GROUP_USER as USER
+from .common import PBX_BUTTONS, VpbxWebhookCommon, call_payload, make_pbx
 from .rpc_common import RpcAsUserMixin, password
-from .test_webhook import VpbxWebhookCommon, call_payload
 
-USER = "sentech_vpbx.group_vpbx_user"
-MANAGER = "sentech_vpbx.group_vpbx_manager"
 KEY_A = "mc-Key-A-1187"
 KEY_B = "mc-Key-B-2291"
 # numbers of the contacts (0912 000 2xx) and the extensions (93xx) of these tests
@@ -33,19 +33,22 @@ class TestMultiCompany(RpcAsUserMixin, VpbxWebhookCommon):
         cls.addClassCleanup(cls.sim_b.stop)
         vietnam = cls.env.ref("base.vn")
         cls.company_a = cls.company
+        cls.pbx_a = cls.pbx
         # the default time-out: Odoo's test harness logs the URL of requests with a shorter one
-        cls.company_a.write({"vpbx_api_url": cls.sim_a.url, "vpbx_api_key": KEY_A})
+        cls.pbx_a.write({"api_url": cls.sim_a.url, "api_key": KEY_A})
         cls.company_b = cls.env["res.company"].create(
-            {
-                "name": "VPBX Company B",
-                "country_id": vietnam.id,
-                "vpbx_api_url": cls.sim_b.url,
-                "vpbx_api_key": KEY_B,
-                "vpbx_post_call_note": True,
-            }
+            {"name": "VPBX Company B", "country_id": vietnam.id}
         )
+        cls.pbx_b = make_pbx(
+            cls.env,
+            company=cls.company_b,
+            api_url=cls.sim_b.url,
+            api_key=KEY_B,
+            post_call_note=True,
+        )
+        cls.pbx_of = {cls.company_a: cls.pbx_a, cls.company_b: cls.pbx_b}
         cls.token_a = cls.token
-        cls.token_b = cls.company_b._vpbx_ensure_webhook_token()
+        cls.token_b = cls.pbx_b.sudo().webhook_token
 
         def user(login, groups, companies):
             return new_test_user(
@@ -112,9 +115,11 @@ class TestMultiCompany(RpcAsUserMixin, VpbxWebhookCommon):
         self.assertEqual(response.status_code, 200, response.text)
         event = self.Event.browse(response.json()["event_id"])
         self.assertEqual(event.state, "processed")
+        self.assertEqual(event.pbx_id, self.pbx_of[company])
         self.assertEqual(event.company_id, company)
         call = self.call_of(company, call_id)
         self.assertEqual(len(call), 1)
+        self.assertEqual(call.pbx_id, self.pbx_of[company])
         self.assertEqual(event.call_ids, call)
         return call
 
@@ -189,18 +194,23 @@ class TestMultiCompany(RpcAsUserMixin, VpbxWebhookCommon):
 
     def test_webhook_tokens_per_company(self):
         self.assertNotEqual(self.token_a, self.token_b)
-        Company = self.env["res.company"]
-        self.assertEqual(Company._vpbx_company_from_webhook_token(self.token_a), self.company_a)
-        self.assertEqual(Company._vpbx_company_from_webhook_token(self.token_b), self.company_b)
-        self.company_a.action_vpbx_regenerate_webhook_token()
-        new_a = self.company_a.vpbx_webhook_token
+        Pbx = self.env["vpbx.pbx"]
+        self.assertEqual(Pbx._vpbx_from_webhook_token(self.token_a), self.pbx_a)
+        self.assertEqual(Pbx._vpbx_from_webhook_token(self.token_b), self.pbx_b)
+        self.pbx_a.action_regenerate_webhook_token()
+        new_a = self.pbx_a.sudo().webhook_token
         self.assertEqual(self.post(call_payload("MC-T1"), token=self.token_a).status_code, 403)
         self.assertEqual(self.post(call_payload("MC-T2"), token=new_a).status_code, 200)
         self.assertEqual(self.post(call_payload("MC-T3"), token=self.token_b).status_code, 200)
-        self.assertEqual(self.company_b.vpbx_webhook_token, self.token_b)
+        self.assertEqual(self.pbx_b.sudo().webhook_token, self.token_b)
         self.assertTrue(self.call_of(self.company_a, "MC-T2"))
         self.assertTrue(self.call_of(self.company_b, "MC-T3"))
         self.assertFalse(self.call_of(self.company_b, "MC-T2"))
+        # B's token stores on B's account only
+        (event_b,) = self.Event.search([("vpbx_call_id", "=", "MC-T3")])
+        self.assertEqual(event_b.pbx_id, self.pbx_b)
+        self.assertEqual(self.call_of(self.company_b, "MC-T3").pbx_id, self.pbx_b)
+        self.assertFalse(self.call_of(self.company_a, "MC-T3"))
 
     def test_webhook_token_not_in_access_log(self):
         """Odoo's access log line of a delivery, as werkzeug writes it, hides the token."""
@@ -226,19 +236,19 @@ class TestMultiCompany(RpcAsUserMixin, VpbxWebhookCommon):
 
     # ------------------------------------------------------------------ keys and tokens
     def test_each_company_uses_its_own_key_and_token(self):
-        self.company_a._vpbx_client().list_agents(size=1)
-        self.company_b._vpbx_client().list_agents(size=1)
-        # each PBX accepted its own company's key once (a wrong key is refused by the PBX)
+        self.pbx_a._vpbx_client().list_agents(size=1)
+        self.pbx_b._vpbx_client().list_agents(size=1)
+        # each PBX accepted its own account's key once (a wrong key is refused by the PBX)
         self.assertEqual((self.sim_a.auth_count, self.sim_b.auth_count), (1, 1))
-        token_a = self.company_a.sudo().vpbx_access_token
-        token_b = self.company_b.sudo().vpbx_access_token
+        token_a = self.pbx_a.sudo().access_token
+        token_b = self.pbx_b.sudo().access_token
         self.assertTrue(token_a and token_b)
         self.assertNotEqual(token_a, token_b)
         self.assertIn(token_a, self.sim_a.tokens)
         self.assertIn(token_b, self.sim_b.tokens)
         # the cached token is reused, each on its own PBX
-        self.company_a._vpbx_client().list_agents(size=1)
-        self.company_b._vpbx_client().list_agents(size=1)
+        self.pbx_a._vpbx_client().list_agents(size=1)
+        self.pbx_b._vpbx_client().list_agents(size=1)
         self.assertEqual((self.sim_a.auth_count, self.sim_b.auth_count), (1, 1))
         for sim, token in ((self.sim_a, token_a), (self.sim_b, token_b)):
             used = {
@@ -248,16 +258,17 @@ class TestMultiCompany(RpcAsUserMixin, VpbxWebhookCommon):
             }
             self.assertEqual(used, {f"Bearer {token}"})
         # a new key for A drops A's token only
-        self.company_a.vpbx_api_key = KEY_A
-        self.assertFalse(self.company_a.sudo().vpbx_access_token)
-        self.assertEqual(self.company_b.sudo().vpbx_access_token, token_b)
+        self.pbx_a.api_key = KEY_A
+        self.assertFalse(self.pbx_a.sudo().access_token)
+        self.assertEqual(self.pbx_b.sudo().access_token, token_b)
 
     # ------------------------------------------------------------------ record rules
     def test_user_of_a_cannot_reach_b(self):
         call_a = self.deliver(self.company_a, "MC-R1", NUM_A)
         call_b = self.deliver(self.company_b, "MC-R2", NUM_B)
         event_b = call_b.sudo().webhook_event_ids
-        import_b = self.env["vpbx.history.import"].create({"company_id": self.company_b.id})
+        import_b = self.env["vpbx.history.import"].create({"pbx_id": self.pbx_b.id})
+        state_b = self.env["vpbx.sync.state"]._vpbx_state_of(self.pbx_b)
         key_b = self.env["vpbx.partner.phone"].search([("partner_id", "=", self.partner_b.id)])
         self.assertTrue(event_b and key_b)
         user = self.manager_a
@@ -281,12 +292,29 @@ class TestMultiCompany(RpcAsUserMixin, VpbxWebhookCommon):
                 user, "vpbx.partner.phone", "search", [[("partner_id", "=", self.partner_b.id)]]
             )
         )
-        self.assertDenied(user, "res.company", "read", [self.company_b.ids, ["vpbx_api_key"]])
-        for method in ("action_vpbx_regenerate_webhook_token", "action_vpbx_test_connection"):
+        # B's PBX account: invisible, its secrets unreadable, its buttons refused
+        accounts = self.rpc(user, "vpbx.pbx", "search_read", [[], ["company_id"]])
+        self.assertIn(self.pbx_a.id, [record["id"] for record in accounts])
+        self.assertNotIn(self.pbx_b.id, [record["id"] for record in accounts])
+        self.assertEqual({record["company_id"][0] for record in accounts}, {self.company_a.id})
+        self.assertFalse(
+            self.rpc(user, "vpbx.pbx", "search", [[("company_id", "=", self.company_b.id)]])
+        )
+        for fname in ("name", "api_key", "webhook_token", "webhook_url"):
+            with self.subTest(field=fname):
+                self.assertDenied(user, "vpbx.pbx", "read", [self.pbx_b.ids, [fname]])
+        self.assertDenied(user, "vpbx.pbx", "write", [self.pbx_b.ids, {"api_key": "x"}])
+        self.assertDenied(user, "vpbx.sync.state", "read", [state_b.ids, ["cursor"]])
+        for method in PBX_BUTTONS:
             with self.subTest(method=method):
-                self.assertDenied(user, "res.company", method, [self.company_b.ids])
-        self.assertEqual(self.company_b.vpbx_webhook_token, self.token_b)
+                self.assertDenied(user, "vpbx.pbx", method, [self.pbx_b.ids])
+        pbx_b = self.pbx_b.sudo()
+        self.assertEqual(pbx_b.webhook_token, self.token_b)
+        self.assertEqual(pbx_b.api_key, KEY_B)
         self.assertFalse(self.sim_b.requests_log)
+        # while A's own account answers its manager
+        self.rpc(user, "vpbx.pbx", "action_test_connection", [self.pbx_a.ids])
+        self.assertTrue(self.sim_a.requests_log)
 
     def test_vpbx_user_of_b_sees_unassigned_calls_of_b_only(self):
         call_a = self.deliver(self.company_a, "MC-U1", NUM_SHARED)
@@ -297,6 +325,11 @@ class TestMultiCompany(RpcAsUserMixin, VpbxWebhookCommon):
         found = self.rpc(self.user_b, "vpbx.call", "search", [[("id", "in", ids)]])
         self.assertEqual(sorted(found), sorted((call_b | own_b).ids))
         self.assertDenied(self.user_b, "vpbx.call", "read", [call_a.ids, ["customer_number"]])
+        # B's PBX account is readable by B's VPBX user, A's is not
+        found = self.rpc(self.user_b, "vpbx.pbx", "search", [[]])
+        self.assertIn(self.pbx_b.id, found)
+        self.assertNotIn(self.pbx_a.id, found)
+        self.assertDenied(self.user_b, "vpbx.pbx", "read", [self.pbx_a.ids, ["name"]])
 
     def test_user_of_both_companies_follows_the_selected_ones(self):
         call_a = self.deliver(self.company_a, "MC-S1", NUM_A)
@@ -317,6 +350,17 @@ class TestMultiCompany(RpcAsUserMixin, VpbxWebhookCommon):
                     {"context": {"allowed_company_ids": allowed}},
                 )
                 self.assertEqual(sorted(found), sorted(expected.ids))
+                accounts = self.rpc(
+                    user,
+                    "vpbx.pbx",
+                    "search",
+                    [[("id", "in", (self.pbx_a | self.pbx_b).ids)]],
+                    {"context": {"allowed_company_ids": allowed}},
+                )
+                self.assertEqual(
+                    sorted(accounts),
+                    sorted(self.pbx_of[company].id for company in expected.company_id),
+                )
         # no company of the user's may be forced through the context
         with mute_logger("odoo.http"), self.assertRaises(JsonRpcException):
             self.rpc(

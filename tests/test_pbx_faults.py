@@ -30,6 +30,8 @@ from odoo.exceptions import UserError
 from odoo.tests import HttpCase, common, new_test_user, tagged
 from odoo.tools.translate import code_translations
 
+from .common import make_pbx
+
 KEY = "sim-key-faults-5c1e"
 # Odoo's harness raises every time-out below 10 s to 10 s; the time-out column needs the real one.
 _REAL_SEND = getattr(common, "_super_send", requests.Session.send)
@@ -38,7 +40,7 @@ EXT = "7201"
 MOBILE = "0903 222 333"
 TIMEOUT = 0.5
 SLOW = 1.0
-SYNC_LOGGER = "odoo.addons.sentech_vpbx.models.res_company_sync"
+SYNC_LOGGER = "odoo.addons.sentech_vpbx.models.vpbx_sync_state"
 EMPLOYEE_FIELDS = (
     "vpbx_domain",
     "vpbx_extension",
@@ -47,17 +49,17 @@ EMPLOYEE_FIELDS = (
     "vpbx_last_error",
     "vpbx_agent_id",
 )
-COMPANY_FIELDS = (
-    "vpbx_api_key",
-    "vpbx_webhook_token",
-    "vpbx_sync_cursor",
-    "vpbx_sync_last_run",
-    "vpbx_sync_last_count",
-    "vpbx_sync_last_new",
-    "vpbx_sync_window_count",
-    "vpbx_sync_window_new",
-    "vpbx_hotline",
+PBX_FIELDS = (
+    "api_key",
+    "webhook_token",
+    "sync_cursor",
+    "sync_last_run",
+    "sync_last_count",
+    "sync_last_new",
+    "hotline",
 )
+#: progress of the window being synced (vpbx.sync.state)
+SYNC_STATE_FIELDS = ("window_count", "window_new")
 
 
 @tagged("post_install", "-at_install")
@@ -71,20 +73,23 @@ class TestPbxFaults(HttpCase):
         cls.env["res.lang"]._activate_lang(LANG)
         cls.vi = code_translations.get_python_translations("sentech_vpbx", LANG)
         cls.company = cls.env.company
-        cls.company.write(
-            {
-                "country_id": cls.env.ref("base.vn").id,
-                "vpbx_api_url": cls.sim.url,
-                "vpbx_api_key": KEY,
-                "vpbx_auth_mode": "bearer",
-                "vpbx_timeout": 5,
-                "vpbx_hotline": HOTLINES[0],
-                "vpbx_history_version": "v2",
-                "vpbx_history_time_unit": "ms",
-                "vpbx_sync_overlap": 30,
-                "vpbx_missed_call_user_id": False,
-                "vpbx_post_call_note": False,
-            }
+        cls.company.country_id = cls.env.ref("base.vn")
+        # the first account of the company: the employees below get it by default
+        cls.pbx = make_pbx(
+            cls.env,
+            api_url=cls.sim.url,
+            api_key=KEY,
+            auth_mode="bearer",
+            timeout=5,
+            hotline=HOTLINES[0],
+            history_version="v2",
+            history_time_unit="ms",
+            sync_overlap=30,
+            missed_call_user_id=False,
+            post_call_note=False,
+            webhook_register_wrapped=True,
+            webhook_register_type="call",
+            webhook_register_events=False,
         )
         cls.manager = new_test_user(
             cls.env,
@@ -111,11 +116,11 @@ class TestPbxFaults(HttpCase):
         self.sim.add_agent("Trần Thị Bình", "binh.f@example.com", extension="7250")
         now = int(time.time())
         self.history = self.sim.generate_calls(7, now - 3 * 3600, now - 120, seed=3)
-        self.company.write(
+        self.env["vpbx.sync.state"]._vpbx_state_of(self.pbx).write(
             {
-                "vpbx_sync_cursor": fields.Datetime.now() - timedelta(hours=4),
-                "vpbx_sync_next_page": 0,
-                "vpbx_sync_last_error": False,
+                "cursor": fields.Datetime.now() - timedelta(hours=4),
+                "next_page": 0,
+                "last_error": False,
             }
         )
 
@@ -124,11 +129,7 @@ class TestPbxFaults(HttpCase):
 
     def op_test_connection(self):
         def run():
-            return (
-                self.company.with_user(self.manager)
-                .with_context(lang=LANG)
-                .action_vpbx_test_connection()
-            )
+            return self.pbx.with_user(self.manager).with_context(lang=LANG).action_test_connection()
 
         def succeeded(action):
             self.assertEqual(action["params"]["type"], "success")
@@ -190,14 +191,12 @@ class TestPbxFaults(HttpCase):
 
     def op_sync(self):
         def run():
-            return (
-                self.company.with_user(self.manager).with_context(lang=LANG).action_vpbx_sync_now()
-            )
+            return self.pbx.with_user(self.manager).with_context(lang=LANG).action_sync_now()
 
         def succeeded(action):
             self.assertEqual(action["params"]["type"], "success")
             self.assertEqual(set(self.call_ids()), {r["transaction_id"] for r in self.history})
-            self.assertGreater(self.company.vpbx_sync_cursor, self.before["vpbx_sync_cursor"])
+            self.assertGreater(self.pbx.sync_cursor, self.before["sync_cursor"])
 
         def message(reason):
             return self.vi["The history sync failed: %(error)s"] % {"error": reason}
@@ -207,13 +206,11 @@ class TestPbxFaults(HttpCase):
     def op_register_webhook(self):
         def run():
             return (
-                self.company.with_user(self.manager)
-                .with_context(lang=LANG)
-                .action_vpbx_register_webhook(wrapped=True, hook_type="call", events="")
+                self.pbx.with_user(self.manager).with_context(lang=LANG).action_register_webhook()
             )
 
         def succeeded(_action):
-            self.assertEqual(self.sim.webhooks["call"]["url"], self.company._vpbx_webhook_url())
+            self.assertEqual(self.sim.webhooks["call"]["url"], self.pbx._vpbx_webhook_url())
 
         return "webhook_register", False, run, succeeded, lambda reason: reason
 
@@ -223,14 +220,16 @@ class TestPbxFaults(HttpCase):
         return self.env["vpbx.call"].sudo().search([]).mapped("vpbx_call_id")
 
     def state(self):
-        """What an operation may write in Odoo: employees, company, calls, events."""
+        """What an operation may write in Odoo: employees, account, sync state, calls, events."""
         self.env.invalidate_all()
         snapshot = {}
         for employee in (self.an | self.binh | self.caller).sudo():
             snapshot[employee.id] = {f: employee[f] for f in EMPLOYEE_FIELDS}
             snapshot[employee.id]["messages"] = employee.message_ids.ids
-        company = self.company.sudo()
-        snapshot.update({f: company[f] for f in COMPANY_FIELDS})
+        pbx = self.pbx.sudo()
+        snapshot.update({f: pbx[f] for f in PBX_FIELDS})
+        state = self.env["vpbx.sync.state"]._vpbx_state_of(pbx)
+        snapshot.update({f"state.{f}": state[f] for f in SYNC_STATE_FIELDS})
         snapshot["calls"] = self.env["vpbx.call"].sudo().search([]).ids
         snapshot["events"] = self.env["vpbx.webhook.event"].sudo().search([]).ids
         snapshot["messages"] = self.env["mail.message"].sudo().search_count([])
@@ -249,7 +248,7 @@ class TestPbxFaults(HttpCase):
         url = self.sim.url
         expected, attempts = FAULTS[fault](self, endpoint, idempotent)
         if fault == "refused":
-            url = self.company.vpbx_api_url
+            url = self.pbx.api_url
         self.env.flush_all()
         self.before = self.state()
         self.sim.requests_log.clear()
@@ -261,7 +260,7 @@ class TestPbxFaults(HttpCase):
             self.assertEqual(len(self.sim.calls_for(endpoint)), attempts)
             return
         if op_name == "sync":
-            # the sync never raises: the error is the notification and the company's last error
+            # the sync never raises: the error is the notification and the account's last error
             with logs:
                 action = run()
             text = action["params"]["message"]
@@ -274,9 +273,9 @@ class TestPbxFaults(HttpCase):
         after = self.state()
         self.assertEqual(after, self.before, "no partial state")
         if op_name == "sync":
-            company = self.company
-            self.assertEqual(company.vpbx_sync_last_error, expected.replace("{url}", url))
-            self.assertIn(company.vpbx_sync_next_page, (0, 1), "no page stored")
+            pbx = self.pbx
+            self.assertEqual(pbx.sync_last_error, expected.replace("{url}", url))
+            self.assertIn(pbx.sync_next_page, (0, 1), "no page stored")
         if attempts is not None:
             self.assertEqual(
                 len(self.sim.calls_for(endpoint)), attempts, "requests that reached the PBX"
@@ -286,7 +285,7 @@ class TestPbxFaults(HttpCase):
         if op_name != "sync":
             # the same operation succeeds once the PBX is back
             self.sim.clear_faults()
-            self.company.write({"vpbx_api_url": self.sim.url, "vpbx_timeout": 5})
+            self.pbx.write({"api_url": self.sim.url, "timeout": 5})
             self.sim.requests_log.clear()
             succeeded(run())
 
@@ -325,12 +324,12 @@ def _refused(case, endpoint, idempotent):
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    case.company.vpbx_api_url = f"http://127.0.0.1:{port}"
+    case.pbx.api_url = f"http://127.0.0.1:{port}"
     return case.reason("connection_refused", url="{url}"), 0
 
 
 def _timeout(case, endpoint, idempotent):
-    case.company.vpbx_timeout = TIMEOUT
+    case.pbx.timeout = TIMEOUT
     case.sim.inject_fault(endpoint, "slow", delay=SLOW)
     return case.reason("timeout", url="{url}", seconds=f"{TIMEOUT:g}"), 1
 

@@ -2,9 +2,10 @@
 Vietnamese: an administrator connects the PBX, an HR manager provisions an employee, a
 salesperson finds a contact's calls and the missed call to return.
 
-The same run saves the README screenshots when ``ODOO_VPBX_SCREENSHOTS`` names a folder (set by
-``./dev test``): a tour step logs ``sentech_vpbx:screenshot <name>``, the test captures the page
-through the browser's DevTools connection, then marks the page so that the tour goes on.
+The same run saves screenshots when ``ODOO_VPBX_SCREENSHOTS`` names a folder (``./dev test``
+sets it to the git-ignored ``.dev/screenshots``, ``./dev screenshots`` to the README's
+``docs/screenshots``): a tour step logs ``sentech_vpbx:screenshot <name>``, the test captures the
+page through the browser's DevTools connection, then marks the page so that the tour goes on.
 """
 
 import base64
@@ -19,7 +20,11 @@ from odoo.addons.sentech_vpbx.tools.vpbx_simulator import VpbxSimulator
 from odoo.tests import HttpCase, new_test_user, tagged
 from odoo.tests.common import ChromeBrowser
 
+from .common import call_payload
+
 KEY = "tour-api-key"
+#: the PBX account the tours use, wired to the simulator (the demo one, if any, is left alone)
+PBX_NAME = "Tổng đài Minh Phát"
 #: the contact's number as the PBX sends it, and the salesperson's extension
 NUMBER = "0938246810"
 EXTENSION = "9301"
@@ -55,13 +60,15 @@ class TestUiTours(HttpCase):
         cls.sim.add_agent("Trần Thu Hà", "ha@example.com", extension="9302")
         vietnam = cls.env.ref("base.vn")
         cls.company = cls.env.company
-        cls.company.write(
+        cls.company.country_id = vietnam
+        cls.pbx = cls.env["vpbx.pbx"].create(
             {
-                "country_id": vietnam.id,
-                "vpbx_api_url": cls.sim.url,
-                "vpbx_api_key": KEY,
-                "vpbx_timeout": 5,
-                "vpbx_missed_call_user_id": False,
+                "name": PBX_NAME,
+                "company_id": cls.company.id,
+                "api_url": cls.sim.url,
+                "api_key": KEY,
+                "timeout": 5,
+                "missed_call_user_id": False,
             }
         )
         # the whole interface in Vietnamese, not only this addon
@@ -89,14 +96,18 @@ class TestUiTours(HttpCase):
                 "name": "Nguyễn Minh Tuấn",
                 "user_id": cls.salesperson.id,
                 "work_email": "tuan@example.com",
+                "vpbx_pbx_id": cls.pbx.id,
                 "vpbx_extension": EXTENSION,
                 "vpbx_domain": cls.sim.domain,
             }
         )
-        # one employee without extension per language
+        # one employee without extension per language, to be created on the tours' PBX
         cls.new_employees = {
-            "en_US": Employee.create({"name": "Võ Thị Mai", "work_email": "mai@example.com"}),
-            "vi_VN": Employee.create({"name": "Đặng Văn Khoa", "work_email": "khoa@example.com"}),
+            lang: Employee.create({"name": name, "work_email": email, "vpbx_pbx_id": cls.pbx.id})
+            for lang, name, email in [
+                ("en_US", "Võ Thị Mai", "mai@example.com"),
+                ("vi_VN", "Đặng Văn Khoa", "khoa@example.com"),
+            ]
         }
         cls.partner = cls.env["res.partner"].create(
             {
@@ -174,22 +185,19 @@ class TestUiTours(HttpCase):
     # ------------------------------------------------------------------ helpers
 
     def post_call(self, call_id, start, missed=False, direction="inbound"):
-        data = {
-            "transaction_id": call_id,
-            "direction": direction,
-            "phone_number": NUMBER,
-            "sip_user": EXTENSION,
-            "sip_number": "842888806669",
-            "disposition": "cancelled" if missed else "answered",
-            "time_start_call": start,
-            "time_end_call": start + 95,
-            "duration": 95,
-            "bill_sec": 0 if missed else 80,
-        }
-        if not missed:
-            data["recording_file_url"] = f"https://rec.example.com/{call_id}.mp3"
+        data = call_payload(
+            call_id,
+            NUMBER,
+            start=start,
+            missed=missed,
+            direction=direction,
+            sip_user=EXTENSION,
+            time_end_call=start + 95,
+            duration=95,
+            bill_sec=0 if missed else 80,
+        )
         response = self.url_open(
-            f"/vpbx/webhook/{self.company._vpbx_ensure_webhook_token()}",
+            f"/vpbx/webhook/{self.pbx.sudo().webhook_token}",
             data=json.dumps(data),
             headers={"Content-Type": "application/json"},
         )
@@ -200,16 +208,18 @@ class TestUiTours(HttpCase):
     def test_01_admin_configures_and_tests_connection(self):
         for lang in LANGS:
             with self.subTest(lang=lang):
-                self.company.write({"vpbx_api_url": False, "vpbx_api_key": False})
+                self.pbx.write({"api_url": False, "api_key": False})
                 auth_before = self.sim.auth_count
                 self.start_tour(
-                    "/odoo/settings",
+                    "/odoo/action-sentech_vpbx.action_vpbx_pbx",
                     "sentech_vpbx_admin_settings",
-                    **self.tour_options(self.admin, lang, api_url=self.sim.url, api_key=KEY),
+                    **self.tour_options(
+                        self.admin, lang, api_url=self.sim.url, api_key=KEY, pbx=PBX_NAME
+                    ),
                 )
-                self.company.invalidate_recordset()
-                self.assertEqual(self.company.vpbx_api_url, self.sim.url)
-                self.assertEqual(self.company.sudo().vpbx_api_key, KEY)
+                self.pbx.invalidate_recordset()
+                self.assertEqual(self.pbx.api_url, self.sim.url)
+                self.assertEqual(self.pbx.sudo().api_key, KEY)
                 self.assertGreater(self.sim.auth_count, auth_before, "the test reached the PBX")
                 self.assertScreenshots(["settings"])
 
@@ -223,6 +233,7 @@ class TestUiTours(HttpCase):
                 )
                 employee.invalidate_recordset()
                 self.assertEqual(employee.vpbx_state, "provisioned")
+                self.assertEqual(employee.vpbx_pbx_id, self.pbx)
                 self.assertIn(employee.vpbx_extension, self.sim.phones)
                 self.assertScreenshots(["employee"])
 
@@ -233,6 +244,7 @@ class TestUiTours(HttpCase):
         self.post_call("TOUR-3", now - 1800, missed=True)
         self.env.invalidate_all()
         calls = self.env["vpbx.call"].search([("vpbx_call_id", "like", "TOUR-")])
+        self.assertEqual(calls.pbx_id, self.pbx)
         self.assertEqual(calls.partner_id, self.partner)
         self.assertEqual(calls.user_id, self.salesperson)
         missed = calls.filtered(lambda c: c.status == "missed")

@@ -224,11 +224,34 @@ class TestVpbxAuth(SimulatorCase):
         self.assertEqual(str(err), "API key invalid (api_key_invalid)")
         self.assertEqual(self.count("auth"), 1)
 
+    def test_connection_summary(self):
+        """What the Test connection button shows comes from the PBX, not from the client."""
+        for i in range(3):
+            self.sim.add_agent(f"Agent {i}", f"agent{i}@example.com")
+        client = self.client(self.sim.url + "/")
+        summary = client.test_connection()
+        self.assertEqual(summary["agents"], len(self.sim.agents))
+        self.assertEqual(summary["agents"], 3, "the PBX's total, not the size of the page read")
+        self.assertEqual(summary["base_url"], self.sim.url, "the configured URL, normalized")
+        self.assertEqual(summary["auth_mode"], "bearer")
+        self.assertEqual(
+            (summary["instance_id"], summary["instance_version"]), ("sentech-vpbx-sim", "sim-1.0")
+        )
+        self.assertGreaterEqual(summary["elapsed_ms"], 0)
+        self.assertEqual((self.count("auth"), self.count("agent_list")), (1, 1))
+        self.assertEqual(self.sim.calls_for("agent_list")[0]["query"]["size"], "1")
+        # another PBX, another answer: nothing is made up by the client
+        self.sim.reset()
+        self.assertEqual(self.client().test_connection()["agents"], 0)
+
     def test_api_key_mode(self):
         client = self.client(auth_mode="api_key")
         self.sim.add_agent("Lan", "lan@example.com")
         summary = client.test_connection()
-        self.assertEqual((summary["ok"], summary["agents"]), (True, 1))
+        self.assertEqual(summary["agents"], len(self.sim.agents))
+        self.assertEqual(summary["agents"], 1)
+        self.assertEqual(summary["base_url"], self.sim.url)
+        self.assertEqual(summary["auth_mode"], "api_key")
         self.assertEqual(summary["instance_id"], "sentech-vpbx-sim")
         self.assertEqual(self.count("auth"), 0)
         headers = self.sim.calls_for("agent_list")[0]["headers"]

@@ -4,105 +4,30 @@ import json
 import logging
 import threading
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime
 from unittest.mock import patch
 
 import requests
 
 from odoo import SUPERUSER_ID, api, fields
 from odoo.sql_db import db_connect
-from odoo.tests import HttpCase, TransactionCase, tagged
+from odoo.tests import TransactionCase, tagged
 from odoo.tools import mute_logger
 
-from ..services.call_record import parse_record
+from ..services.call_mapping import parse_record
+from ..services.transaction import in_new_transaction
+from .common import (
+    BASE_TIME,
+    EVENT_LOGGER,
+    VpbxWebhookCommon,
+    call_payload,
+    live_payload,
+    make_pbx,
+    remove_committed_company,
+)
 
-EVENT_LOGGER = "odoo.addons.sentech_vpbx.models.vpbx_webhook_event"
-CALL_LOGGER = "odoo.addons.sentech_vpbx.models.vpbx_call"
-#: 2025-03-10 10:00 in Hồ Chí Minh City
-BASE_TIME = int(datetime(2025, 3, 10, 3, 0, tzinfo=timezone.utc).timestamp())
-
-
-def call_payload(call_id, number="0912345678", **fields):
-    """A finished call as the PBX documents it (vpbx-api.md section 4); `fields` override."""
-    start = fields.pop("start", BASE_TIME)
-    missed = fields.pop("missed", False)
-    data = {
-        "transaction_id": call_id,
-        "direction": "inbound",
-        "phone_number": number,
-        "sip_user": "9101",
-        "sip_number": "842888806669",
-        "disposition": "cancelled" if missed else "answered",
-        "time_start_call": start,
-        "time_end_call": start + 65,
-        "duration": 65,
-        "bill_sec": 0 if missed else 60,
-        "recording_file_url": f"https://rec.example.com/{call_id}.mp3",
-    }
-    if missed:
-        data.pop("recording_file_url")
-    data.update(fields)
-    return {key: value for key, value in data.items() if value is not None}
-
-
-def live_payload(call_id, number="0912345678", state="ringing", **fields):
-    data = {
-        "transaction_id": call_id,
-        "direction": "inbound",
-        "phone_number": number,
-        "sip_user": "9101",
-        "state": state,
-        "time_start_call": BASE_TIME,
-    }
-    data.update(fields)
-    return data
-
-
-class VpbxWebhookCommon(HttpCase):
-    """Company with a webhook token, no other contact holding a Vietnamese number."""
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.company = cls.env.company
-        cls.company.write(
-            {
-                "country_id": cls.env.ref("base.vn").id,
-                "vpbx_post_call_note": True,
-                "vpbx_missed_call_user_id": False,
-            }
-        )
-        cls.token = cls.company._vpbx_ensure_webhook_token()
-        # demo contacts use the very numbers of these tests: take them out of the lookup
-        keys = cls.env["vpbx.partner.phone"].search([("key", "=like", "+84%")])
-        keys.partner_id.write({"phone": False, "mobile": False})
-        cls.env["hr.employee"].search([("vpbx_extension", "=like", "91%")]).vpbx_extension = False
-        cls.Call = cls.env["vpbx.call"]
-        cls.Event = cls.env["vpbx.webhook.event"]
-
-    def post(self, payload=None, raw=None, token=None, content_type="application/json", **kw):
-        data = raw if raw is not None else json.dumps(payload)
-        response = self.url_open(
-            "/vpbx/webhook/" + (token or self.token),
-            data=data,
-            headers={"Content-Type": content_type},
-            **kw,
-        )
-        self.env.invalidate_all()
-        return response
-
-    def calls(self, call_id):
-        return self.Call.search(
-            [("vpbx_call_id", "=", call_id), ("company_id", "=", self.company.id)]
-        )
-
-    def events(self):
-        return self.Event.search([("company_id", "=", self.company.id)])
-
-    def notes(self, partner):
-        return partner.message_ids.filtered(
-            lambda m: m.subtype_id == self.env.ref("mail.mt_note") and "duration" in (m.body or "")
-        )
+#: the retries of a concurrency error are logged by services.transaction.in_new_transaction
+TRANSACTION_LOGGER = "odoo.addons.sentech_vpbx.services.transaction"
 
 
 @tagged("post_install", "-at_install")
@@ -121,6 +46,7 @@ class TestWebhook(VpbxWebhookCommon):
         self.assertEqual(answer["status"], "ok")
         event = self.Event.browse(answer["event_id"])
         self.assertEqual(event.state, "processed")
+        self.assertEqual(event.pbx_id, self.pbx)
         self.assertEqual(event.company_id, self.company)
         self.assertIn("T-1", event.body)
         self.assertEqual(event.content_type, "application/json")
@@ -247,6 +173,18 @@ class TestWebhook(VpbxWebhookCommon):
         self.assertEqual(response.status_code, 400)
         self.assertIn("UTF-8", self.Event.browse(response.json()["event_id"]).error)
 
+    def test_invalid_utf8_with_nul_rejected(self):
+        """PostgreSQL text holds no NUL: the body is kept with replacement characters."""
+        for raw in (b"\xff\x00{}", b'{"transaction_id": "T-NUL\x00"}'):
+            response = self.post(raw=raw)
+            self.assertEqual(response.status_code, 400, raw)
+            event = self.Event.browse(response.json()["event_id"])
+            self.assertEqual(event.state, "rejected")
+            self.assertNotIn("\x00", event.body)
+            self.assertIn("\ufffd", event.body)
+        self.assertIn("UTF-8", self.events()[1].error)
+        self.assertIn("NUL", self.events()[0].error)
+
     def test_never_500(self):
         for raw in ("null", "12", '"text"', "{" * 5000, '{"transaction_id": {"a": 1}}', "a=b&c"):
             response = self.post(raw=raw)
@@ -328,8 +266,8 @@ class TestWebhook(VpbxWebhookCommon):
 class TestUpsertRace(TransactionCase):
     """`_vpbx_upsert_records` on real, separate database connections.
 
-    The test transaction is invisible to other connections, so the company and contact are
-    created and committed on a connection of their own, and removed at the end.
+    The test transaction is invisible to other connections, so the company, its PBX account and
+    the contact are created and committed on a connection of their own, and removed at the end.
     """
 
     @classmethod
@@ -341,35 +279,32 @@ class TestUpsertRace(TransactionCase):
             company = env["res.company"].create(
                 {"name": f"VPBX race {uuid.uuid4().hex[:8]}", "country_id": env.ref("base.vn").id}
             )
+            pbx = make_pbx(env, company, post_call_note=True)
             partner = env["res.partner"].create(
                 {"name": "Race contact", "mobile": "0977 000 111", "company_id": company.id}
             )
             cr.commit()  # pylint: disable=invalid-commit
-            cls.company_id, cls.partner_id = company.id, partner.id
+            cls.company_id, cls.pbx_id, cls.partner_id = company.id, pbx.id, partner.id
         cls.addClassCleanup(cls._remove_fixture)
 
     @classmethod
     def _remove_fixture(cls):
         with db_connect(cls.dbname).cursor() as cr:
             env = api.Environment(cr, SUPERUSER_ID, {})
-            env["vpbx.call"].search([("company_id", "=", cls.company_id)]).unlink()
+            env["vpbx.call"].search([("pbx_id", "=", cls.pbx_id)]).unlink()
             partner = env["res.partner"].browse(cls.partner_id)
             partner.message_ids.unlink()
             partner.unlink()
+            env["vpbx.pbx"].browse(cls.pbx_id).unlink()
             cr.commit()  # pylint: disable=invalid-commit
-            try:
-                with cr.savepoint():
-                    env["res.company"].browse(cls.company_id).unlink()
-            except Exception:  # a company with data cannot always go: archive it
-                env["res.company"].browse(cls.company_id).active = False
-            cr.commit()  # pylint: disable=invalid-commit
+            remove_committed_company(env, cls.company_id)
 
     def _count(self, call_id):
         with db_connect(self.dbname).cursor() as cr:
             cr.execute(
                 "SELECT count(*), min(status), min(partner_id) FROM vpbx_call"
-                " WHERE company_id = %s AND vpbx_call_id = %s",
-                [self.company_id, call_id],
+                " WHERE pbx_id = %s AND vpbx_call_id = %s",
+                [self.pbx_id, call_id],
             )
             count, status, partner_id = cr.fetchone()
             cr.execute(
@@ -386,12 +321,10 @@ class TestUpsertRace(TransactionCase):
 
     def _upsert_committed(self, cr, payload):
         env = self._env(cr)
-        company = env["res.company"].browse(self.company_id)
-        record = parse_record(payload, company._vpbx_call_mapping())
+        settings = env["vpbx.pbx"].browse(self.pbx_id)._vpbx_call_settings()
+        record = parse_record(payload, settings.mapping)
         Call = env["vpbx.call"]
-        return Call._vpbx_in_new_transaction(
-            lambda: Call._vpbx_upsert_records(company, [record]).ids
-        )
+        return in_new_transaction(env, lambda: Call._vpbx_upsert_records(settings, [record]).ids)
 
     @mute_logger("odoo.sql_db")  # the expected unique violations are logged as bad queries
     def test_four_connections_one_call(self):
@@ -430,7 +363,7 @@ class TestUpsertRace(TransactionCase):
         with db_connect(self.dbname).cursor() as cr_a, db_connect(self.dbname).cursor() as cr_b:
             cr_a.execute("SELECT 1")  # A's REPEATABLE READ snapshot starts here
             self._upsert_committed(cr_b, live_payload(call_id, "0977000111"))
-            with self.assertLogs(CALL_LOGGER, logging.INFO) as logs:
+            with self.assertLogs(TRANSACTION_LOGGER, logging.INFO) as logs:
                 self._upsert_committed(cr_a, call_payload(call_id, "0977000111"))
         self.assertTrue(any("UniqueViolation" in line for line in logs.output), logs.output)
         count, status, partner_id, notes = self._count(call_id)

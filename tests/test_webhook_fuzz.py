@@ -11,8 +11,12 @@ import json
 import random
 import string
 
-from odoo.addons.sentech_vpbx.services.call_record import PayloadError, parse_body, parse_record
+from odoo.addons.sentech_vpbx.services.call_mapping import parse_record
+from odoo.addons.sentech_vpbx.services.errors import PayloadError
+from odoo.addons.sentech_vpbx.services.webhook_body import parse_body
 from odoo.tests import HttpCase, tagged
+
+from .common import make_pbx
 
 SEED = 20250913
 GENERATED = 220
@@ -185,8 +189,8 @@ class TestWebhookFuzz(HttpCase):
     def setUpClass(cls):
         super().setUpClass()
         cls.company = cls.env.company
-        cls.company.write({"vpbx_missed_call_user_id": False, "vpbx_post_call_note": False})
-        cls.token = cls.company._vpbx_ensure_webhook_token()
+        cls.pbx = make_pbx(cls.env, missed_call_user_id=False, post_call_note=False)
+        cls.token = cls.pbx.sudo().webhook_token
         cls.Call = cls.env["vpbx.call"].sudo()
         cls.Event = cls.env["vpbx.webhook.event"].sudo()
 
@@ -223,6 +227,7 @@ class TestWebhookFuzz(HttpCase):
                     continue
                 self.assertEqual(events_after, events_before + 1, "stored once")
                 event = self.Event.browse(answer["event_id"])
+                self.assertEqual(event.pbx_id, self.pbx)
                 if status == 400:
                     self.assertEqual(event.state, "rejected")
                     self.assertTrue(event.error)

@@ -1,7 +1,8 @@
 """Queued webhook deliveries: answered once stored, processed by the queue's scheduled action.
 
-Also the per-worker caches the webhook path reads (company call settings, webhook tokens): a
-change made through the ORM is seen by the next delivery.
+The body of a delivery is parsed once, on receipt: the queue stores the records mapped then,
+a replay maps the body afresh. Also the per-worker caches the webhook path reads (the account's
+call settings, webhook tokens): a change made through the ORM is seen by the next delivery.
 """
 
 import logging
@@ -11,9 +12,18 @@ from odoo import SUPERUSER_ID, api
 from odoo.tests import tagged
 
 from ..models import vpbx_webhook_event
-from .test_webhook import EVENT_LOGGER, VpbxWebhookCommon, call_payload, live_payload
+from ..services.call_mapping import records_from_json
+from .common import BASE_TIME, EVENT_LOGGER, VpbxWebhookCommon, call_payload, live_payload
 
 QUEUE_CRON = "sentech_vpbx.ir_cron_vpbx_process_webhook_queue"
+#: the body parser as the webhook event model calls it
+PARSE_BODY = "odoo.addons.sentech_vpbx.models.vpbx_webhook_event.parse_body"
+#: what a call keeps of its record: the same in immediate and queued mode
+CALL_FIELDS = (
+    "direction", "status", "is_final", "customer_number", "customer_number_normalized",
+    "hotline", "start_time", "answer_time", "end_time", "duration", "talk_duration",
+    "partner_id", "company_id", "pbx_id",
+)  # fmt: skip
 
 
 @tagged("post_install", "-at_install")
@@ -21,7 +31,7 @@ class TestWebhookQueue(VpbxWebhookCommon):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.company.vpbx_webhook_queued = True
+        cls.pbx.webhook_queued = True
         cls.partner = cls.env["res.partner"].create(
             {"name": "Trần Thị Bích", "mobile": "0912 345 678"}
         )
@@ -100,10 +110,10 @@ class TestWebhookQueue(VpbxWebhookCommon):
         Call = type(self.env["vpbx.call"])
         upsert = Call._vpbx_upsert_records
 
-        def failing(self, company, records, stale=None):
+        def failing(self, settings, records, stale=None):
             if any(record.call_id == "Q-BAD" for record in records):
                 raise RuntimeError("the PBX sent something we cannot store")
-            return upsert(self, company, records, stale=stale)
+            return upsert(self, settings, records, stale=stale)
 
         with (
             patch.object(Call, "_vpbx_upsert_records", failing),
@@ -120,12 +130,106 @@ class TestWebhookQueue(VpbxWebhookCommon):
         # the batch was rolled back and replayed one by one: each event counted once
         self.assertEqual(set(self.events().mapped("attempt_count")), {1})
 
+    def count_parses(self):
+        """The body parser of the webhook event model, wrapped to count its calls."""
+        return patch(PARSE_BODY, wraps=vpbx_webhook_event.parse_body)
+
+    def test_body_parsed_once_on_receipt(self):
+        with self.count_parses() as parse:
+            response = self.post(call_payload("Q-ONCE"))
+            self.assertEqual(response.status_code, 200)
+            self.assertEqual(parse.call_count, 1, "the webhook parsed the body")
+            event = self.Event.browse(response.json()["event_id"])
+            self.assertEqual(event.state, "new")
+            (record,) = records_from_json(event.records)
+            self.assertEqual(
+                (record.call_id, record.status, record.customer_number),
+                ("Q-ONCE", "answered", "0912345678"),
+            )
+            self.assertEqual(self.run_queue(), 1)
+            self.assertEqual(parse.call_count, 1, "the queue did not parse the body again")
+        call = self.calls("Q-ONCE")
+        self.assertEqual(event.state, "processed", event.error)
+        self.assertEqual(event.call_ids, call)
+        self.assertEqual(event.vpbx_call_id, "Q-ONCE")
+        self.assertEqual(call.partner_id, self.partner)
+        self.assertFalse(event.records, "stored: the mapped records are not kept")
+
+    def test_queue_stores_the_records_mapped_on_receipt(self):
+        event = self.Event.browse(self.post(call_payload("Q-REC")).json()["event_id"])
+        self.assertTrue(event.records)
+        # the stored body can no longer be read: only the mapped records can give the call
+        self.env.flush_all()
+        self.env.cr.execute(
+            "UPDATE vpbx_webhook_event SET body = %s WHERE id = %s", ['{"broken', event.id]
+        )
+        self.env.invalidate_all()
+        self.assertEqual(self.run_queue(), 1)
+        self.assertEqual(event.state, "processed", event.error)
+        call = self.calls("Q-REC")
+        self.assertEqual(event.call_ids, call)
+        self.assertEqual(call.partner_id, self.partner)
+        self.assertEqual(call.status, "answered")
+        self.assertEqual(call.recording_url, "https://rec.example.com/Q-REC.mp3")
+
+    def test_queued_event_without_records_reads_its_body(self):
+        """A queued event holding no mapped records (queued before the records were kept)."""
+        event = self.Event.browse(self.post(call_payload("Q-OLD")).json()["event_id"])
+        self.env.flush_all()
+        self.env.cr.execute(
+            "UPDATE vpbx_webhook_event SET records = NULL WHERE id = %s", [event.id]
+        )
+        self.env.invalidate_all()
+        with self.count_parses() as parse:
+            self.assertEqual(self.run_queue(), 1)
+        self.assertEqual(parse.call_count, 1)
+        self.assertEqual(event.state, "processed", event.error)
+        self.assertEqual(event.call_ids, self.calls("Q-OLD"))
+
+    def test_replay_maps_the_body_afresh(self):
+        events = self.Event
+        for call_id in ("Q-RPL", "Q-KEEP"):
+            response = self.post(call_payload(call_id, disposition="voicemail"))
+            events |= self.Event.browse(response.json()["event_id"])
+        replayed, queued = events
+        (record,) = records_from_json(replayed.records)
+        self.assertEqual(record.status, "answered", "mapped on receipt: talk time, answered")
+        # the mapping is fixed, then the first delivery is replayed before the queue runs
+        self.pbx.missed_dispositions = "voicemail"
+        with self.count_parses() as parse:
+            replayed.action_vpbx_replay()
+        self.assertEqual(parse.call_count, 1, "the replay read the body again")
+        self.assertEqual(replayed.state, "processed", replayed.error)
+        self.assertFalse(replayed.records)
+        self.assertEqual(self.calls("Q-RPL").status, "missed", "the new mapping")
+        with self.count_parses() as parse:
+            self.assertEqual(self.run_queue(), 1, "replayed: only the other delivery is left")
+        self.assertEqual(parse.call_count, 0)
+        self.assertEqual(queued.state, "processed", queued.error)
+        self.assertEqual(self.calls("Q-KEEP").status, "answered", "mapped on receipt")
+
+    def test_queued_call_equals_immediate_call(self):
+        fields = {"time_answer_start": BASE_TIME + 5}
+        self.post(call_payload("Q-SAME-Q", **fields))
+        self.assertEqual(self.run_queue(), 1)
+        self.pbx.webhook_queued = False
+        self.post(call_payload("Q-SAME-I", **fields))
+        queued, immediate = self.calls("Q-SAME-Q"), self.calls("Q-SAME-I")
+        self.assertTrue(queued.answer_time)
+        for fname in CALL_FIELDS:
+            self.assertEqual(queued[fname], immediate[fname], fname)
+        self.assertEqual(
+            queued.recording_url.replace("Q-SAME-Q", "Q-SAME-I"), immediate.recording_url
+        )
+
     def test_immediate_mode_is_unchanged(self):
-        self.company.vpbx_webhook_queued = False
+        self.pbx.webhook_queued = False
         response = self.post(call_payload("Q-NOW"))
         self.assertEqual(response.json()["state"], "processed")
         self.assertTrue(self.calls("Q-NOW"))
         self.assertFalse(self.triggers())
+        event = self.Event.browse(response.json()["event_id"])
+        self.assertFalse(event.records, "processed at once: no mapped records kept")
 
 
 @tagged("post_install", "-at_install")
@@ -135,21 +239,21 @@ class TestWebhookCaches(VpbxWebhookCommon):
     def test_mapping_change_is_seen_by_the_next_delivery(self):
         self.assertEqual(self.post(call_payload("C-1", disposition="voicemail")).status_code, 200)
         self.assertEqual(self.calls("C-1").status, "answered", "talk time: answered")
-        self.company.vpbx_missed_dispositions = "voicemail"
+        self.pbx.missed_dispositions = "voicemail"
         self.post(call_payload("C-2", disposition="voicemail"))
         self.assertEqual(self.calls("C-2").status, "missed")
 
     def test_country_of_the_company_partner_gives_the_region(self):
-        self.assertEqual(self.company._vpbx_number_region(), "VN")
+        self.assertEqual(self.pbx._vpbx_call_settings().region, "VN")
         self.company.partner_id.country_id = self.env.ref("base.th")
-        self.assertEqual(self.company._vpbx_number_region(), "TH")
+        self.assertEqual(self.pbx._vpbx_call_settings().region, "TH")
         self.company.country_id = self.env.ref("base.vn")
-        self.assertEqual(self.company._vpbx_number_region(), "VN")
+        self.assertEqual(self.pbx._vpbx_call_settings().region, "VN")
 
     def test_new_token_replaces_the_old_one_at_once(self):
         old = self.token
         self.assertEqual(self.post(call_payload("C-T1")).status_code, 200)
-        self.company.sudo().vpbx_webhook_token = "a-new-secret-of-this-company"
+        self.pbx.sudo().webhook_token = "a-new-secret-of-this-account"
         self.assertEqual(self.post(call_payload("C-T2"), token=old).status_code, 403)
-        response = self.post(call_payload("C-T3"), token="a-new-secret-of-this-company")
+        response = self.post(call_payload("C-T3"), token="a-new-secret-of-this-account")
         self.assertEqual(response.status_code, 200)

@@ -4,9 +4,9 @@
 Stdlib only, so it runs by path (``python3 tools/vpbx_simulator.py serve``) and imports as
 ``odoo.addons.sentech_vpbx.tools.vpbx_simulator``. State is in memory and thread-safe.
 
-It answers every endpoint of docs vpbx-api.md section 3 with the documented envelope, and adds
-control endpoints under ``/_sim/`` (faults, call generation and push, reset, state) so that a
-dev server or a soak script can drive it from another process.
+It answers every endpoint of docs/pbx-api.md, "Endpoints", with the documented envelope, and
+adds control endpoints under ``/_sim/`` (faults, call generation and push, reset, state) so that
+a dev server or a soak script can drive it from another process.
 
 Choices where the real PBX is silent (documented here so tests can rely on them):
 - auth errors (``api_key_is_required``, ``api_key_invalid``) answer HTTP 401 with the error
@@ -386,7 +386,8 @@ class VpbxSimulator:
         return phone or {"full_name": f"Ext {extension}", "email": None}
 
     def add_call(self, ring_sec=None, customer_name=None, **fields):
-        """Store a call record in the vpbx-api.md section 4 shape; missing fields get defaults.
+        """Store a call record shaped as in docs/pbx-api.md, "Call records"; missing fields get
+        defaults.
 
         Given fields are kept as they are; ``ring_sec`` (seconds before answer or give-up) and
         ``customer_name`` only shape the defaults.

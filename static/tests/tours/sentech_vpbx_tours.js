@@ -7,7 +7,7 @@
 import { registry } from "@web/core/registry";
 
 const SUCCESS_NOTIFICATION = ".o_notification:has(.o_notification_bar.bg-success)";
-const VPBX_SETTINGS = ".app_settings_block[data-key='sentech_vpbx']";
+const PBX_NAME_CELL = ".o_list_view .o_data_row td[name='name']";
 
 /**
  * Two steps asking the test for a screenshot of the page as it is: the first logs
@@ -31,43 +31,54 @@ function screenshot(name) {
     ];
 }
 
-/** Values the test hands over in cookies (the simulator's URL is known only at run time). */
-function tourCookie(name) {
+/** A value the test may hand over in a cookie, or null. */
+function optionalTourCookie(name) {
     const prefix = `${name}=`;
     const cookie = document.cookie.split("; ").find((c) => c.startsWith(prefix));
-    if (!cookie) {
-        throw new Error(`the test did not set the cookie ${name}`);
-    }
-    return decodeURIComponent(cookie.slice(prefix.length));
+    return cookie ? decodeURIComponent(cookie.slice(prefix.length)) : null;
 }
 
-/** (a) An administrator configures the PBX connection and tests it. Starts on /odoo/settings. */
+/** Values the test hands over in cookies (the simulator's URL is known only at run time). */
+function tourCookie(name) {
+    const value = optionalTourCookie(name);
+    if (value === null) {
+        throw new Error(`the test did not set the cookie ${name}`);
+    }
+    return value;
+}
+
+/**
+ * (a) An administrator configures the PBX account and tests it. Starts on the PBX accounts list
+ * (VPBX > Configuration > PBX accounts); opens the account named in the cookie
+ * sentech_vpbx_tour_pbx, or the first one.
+ */
 registry.category("web_tour.tours").add("sentech_vpbx_admin_settings", {
     steps: () => [
         {
-            content: "open the SENTECH VPBX settings",
-            trigger: ".settings_tab .tab[data-key='sentech_vpbx']",
-            run: "click",
+            content: "open the PBX account",
+            trigger: PBX_NAME_CELL,
+            async run(helpers) {
+                const name = optionalTourCookie("sentech_vpbx_tour_pbx");
+                const cells = [...document.querySelectorAll(PBX_NAME_CELL)];
+                const cell = name ? cells.find((c) => c.textContent.trim() === name) : cells[0];
+                if (!cell) {
+                    throw new Error(`no PBX account named ${name} in the list`);
+                }
+                await helpers.click(cell);
+            },
         },
         {
             content: "fill the API URL with the simulator's",
-            trigger: `${VPBX_SETTINGS} div[name='vpbx_api_url'] input`,
+            trigger: ".o_form_view div[name='api_url'] input",
             async run(helpers) {
                 await helpers.edit(tourCookie("sentech_vpbx_tour_api_url"));
             },
         },
         {
             content: "fill the API key",
-            trigger: `${VPBX_SETTINGS} div[name='vpbx_api_key'] input`,
+            trigger: ".o_form_view div[name='api_key'] input",
             async run(helpers) {
                 await helpers.edit(tourCookie("sentech_vpbx_tour_api_key"));
-            },
-        },
-        {
-            content: "mark the page, to recognise the one reloaded by Save",
-            trigger: ".o_dirty_warning",
-            run() {
-                document.body.classList.add("o_sentech_vpbx_before_save");
             },
         },
         {
@@ -76,17 +87,12 @@ registry.category("web_tour.tours").add("sentech_vpbx_admin_settings", {
             run: "click",
         },
         {
-            content: "back to the SENTECH VPBX settings once saved (Save reloads the page)",
-            trigger: "body:not(.o_sentech_vpbx_before_save) .settings_tab .tab[data-key='sentech_vpbx']",
-            run: "click",
-        },
-        {
-            content: "the saved URL is shown",
-            trigger: `body:not(:has(.o_dirty_warning)) ${VPBX_SETTINGS} div[name='vpbx_api_url'] input:value(127.0.0.1)`,
+            content: "the account is saved with the new URL",
+            trigger: ".o_form_view .o_form_saved div[name='api_url'] input:value(127.0.0.1)",
         },
         {
             content: "test the connection",
-            trigger: `${VPBX_SETTINGS} button[name='action_vpbx_test_connection']`,
+            trigger: ".o_form_view button[name='action_test_connection']",
             run: "click",
         },
         {

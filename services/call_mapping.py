@@ -1,15 +1,12 @@
-"""PBX call payloads -> ``CallRecord``: the one mapping used by webhooks and the history sync.
+"""PBX call record dict -> ``CallRecord``: the one mapping of webhooks and the history sync.
 
-Plain Python (no Odoo import). The exact webhook body of SENTECH VPBX is unpublished
-(vpbx-api.md sections 4 and 5), so this module is tolerant of shapes and strict about types:
+Plain Python (no Odoo import). The record's exact fields are partly unpublished
+(docs/pbx-api.md, "Call records"), so this module reads the documented fields with fallbacks and
+is strict about types:
 
-- ``parse_body`` accepts a JSON object, a JSON list of objects, an API envelope
-  (``{"payload": {"items": [...]}}``) or a form body, whose ``data=``/``payload=`` field may hold
-  JSON; flat form fields become one record.
-- ``parse_record`` reads the documented fields with fallbacks (section 4). A field that is
-  missing, empty or holds unreadable text is simply absent; a field holding the wrong JSON type
-  (an object or an array where a scalar is expected, a boolean for a number) raises
-  ``PayloadError``, so a changed payload shape is noticed instead of silently mis-mapped.
+- A field that is missing, empty or holds unreadable text is simply absent; a field holding the
+  wrong JSON type (an object or an array where a scalar is expected, a boolean for a number)
+  raises ``PayloadError``, so a changed payload shape is noticed instead of silently mis-mapped.
   Nested containers (``user``, ``users_status``, ``customer``) of an unexpected type are
   ignored: they only provide names and a fallback extension.
 - Whatever JSON value arrives, the only exception that escapes is ``PayloadError``.
@@ -24,7 +21,7 @@ which side is an extension (1-6 digits), and is ``inbound`` when nothing tells.
 
 Statuses: ``ringing`` and ``in_progress`` for live events; ``answered``, ``missed``, ``busy``
 and ``failed`` for finished calls. ``busy`` and ``failed`` are kept apart from ``missed`` when
-the disposition says so (they are still "not answered", see ``CallRecord.is_missed``).
+the disposition says so (all three are "not answered": an inbound one asks for a call back).
 """
 
 import dataclasses
@@ -32,38 +29,19 @@ import json
 import math
 import re
 from datetime import datetime, timedelta, timezone
-from urllib.parse import parse_qsl
 
+from .errors import PayloadError
+from .i18n import _lt
+from .webhook_body import CALL_ID_FIELDS, json_type
 
-def _lt(source):
-    """Mark a literal for the .pot extractor; the Odoo layer translates ``reason`` later."""
-    return source
-
-
-MAX_DEPTH = 32
-MAX_RECORDS = 1000
-MAX_FORM_FIELDS = 1000
 MAX_ID_LENGTH = 255
 #: A call longer than this is a corrupt value, not a call (and would overflow an int column).
 MAX_DURATION = 31 * 24 * 3600
 #: Timestamps outside [2000-01-01, 2100-12-31] are corrupt values.
 MIN_EPOCH = 946684800
 MAX_EPOCH = 4133980799
-#: Below this a Unix time is in seconds, above it in milliseconds (vpbx-api.md section 1).
+#: Below this a Unix time is in seconds, above it in milliseconds (docs/pbx-api.md, "Conventions").
 MS_THRESHOLD = 1e12
-
-CALL_ID_FIELDS = (
-    "transaction_id",
-    "transactionId",
-    "call_uuid",
-    "callUuid",
-    "uuid",
-    "call_id",
-    "callId",
-    "id",
-)
-#: Keys that wrap the records in an envelope or a form field.
-WRAPPER_FIELDS = ("payload", "data", "items", "records", "record", "calls", "body", "json")
 
 DIRECTIONS = {
     "inbound": "inbound",
@@ -81,26 +59,6 @@ IN_PROGRESS_STATES = ("answered", "answer", "bridge", "bridged", "in_progress", 
 _EXTENSION = re.compile(r"\d{1,6}")
 _NUMERIC = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d{1,3})?")
 _TOKEN_SEPARATORS = re.compile(r"[\s\-]+")
-
-
-class PayloadError(ValueError):
-    """A payload that cannot be read; ``reason`` is an untranslated ``_lt`` template."""
-
-    def __init__(self, reason, **params):
-        self.reason = reason
-        self.params = params
-        super().__init__(reason)
-
-    def render(self, translate=None):
-        """The message, translated by ``translate(reason)`` when given, then interpolated."""
-        template = translate(self.reason) if translate else self.reason
-        try:
-            return template % self.params if self.params else template
-        except (KeyError, TypeError, ValueError):
-            return template
-
-    def __str__(self):
-        return self.render()
 
 
 def _token(value):
@@ -188,180 +146,38 @@ class CallRecord:
     recording_url: str | None = None
     agent_name: str | None = None
     customer_name: str | None = None
-    raw: dict = dataclasses.field(default_factory=dict, repr=False)
-
-    @property
-    def is_answered(self):
-        return self.status in ("answered", "in_progress")
-
-    @property
-    def is_missed(self):
-        """Finished without being answered (missed, busy or failed)."""
-        return self.is_final and self.status in ("missed", "busy", "failed")
 
 
-# --- body -------------------------------------------------------------------------------------
+#: CallRecord fields holding datetimes (ISO text in the stored form)
+_DATETIME_FIELDS = ("start_time", "answer_time", "end_time")
 
 
-def _json_type(value):
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list | tuple):
-        return "array"
-    if isinstance(value, dict):
-        return "object"
-    return type(value).__name__
+def records_to_json(records):
+    """The mapped records as JSON text: a queued delivery keeps them, so that the queue stores
+    what the webhook mapped instead of parsing the body a second time."""
+    rows = []
+    for record in records:
+        row = {
+            field.name: getattr(record, field.name)
+            for field in dataclasses.fields(record)
+            if getattr(record, field.name) is not None
+        }
+        for name in _DATETIME_FIELDS:
+            if name in row:
+                row[name] = row[name].isoformat()
+        rows.append(row)
+    return json.dumps(rows, ensure_ascii=False, separators=(",", ":"))
 
 
-def _reject_constant(name):
-    raise ValueError(f"{name} is not valid JSON")
-
-
-def _check_depth(value):
-    stack = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        children = item.values() if isinstance(item, dict) else item
-        if depth > MAX_DEPTH:
-            raise PayloadError(
-                _lt("The payload is nested deeper than %(limit)s levels"), limit=MAX_DEPTH
-            )
-        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
-
-
-def _loads(text):
-    try:
-        value = json.loads(text, parse_constant=_reject_constant)
-    except RecursionError:
-        raise PayloadError(
-            _lt("The payload is nested deeper than %(limit)s levels"), limit=MAX_DEPTH
-        ) from None
-    except ValueError as exc:  # JSONDecodeError, and ints longer than Python's digit limit
-        raise PayloadError(
-            _lt("The payload is not valid JSON: %(error)s"), error=str(exc)
-        ) from None
-    if isinstance(value, dict | list):
-        _check_depth(value)
-    return value
-
-
-def _has_call_id(record):
-    return any(record.get(key) not in (None, "") for key in CALL_ID_FIELDS)
-
-
-def _records(value, unwrap=3):
-    """Top-level JSON value -> list of record dicts, unwrapping envelopes without a call id."""
-    if isinstance(value, dict):
-        if unwrap and not _has_call_id(value):
-            for key in WRAPPER_FIELDS:
-                inner = value.get(key)
-                if isinstance(inner, dict | list):
-                    return _records(inner, unwrap - 1)
-        return [value]
-    if isinstance(value, list):
-        if len(value) > MAX_RECORDS:
-            raise PayloadError(
-                _lt("The payload holds %(count)s records, more than the limit of %(limit)s"),
-                count=len(value),
-                limit=MAX_RECORDS,
-            )
-        for index, item in enumerate(value):
-            if not isinstance(item, dict):
-                raise PayloadError(
-                    _lt("Record %(index)s of the payload is a JSON %(type)s, not an object"),
-                    index=index + 1,
-                    type=_json_type(item),
-                )
-        return value
-    raise PayloadError(
-        _lt("The payload must be a JSON object or a list of objects, not a JSON %(type)s"),
-        type=_json_type(value),
-    )
-
-
-def _parse_form(text):
-    try:
-        pairs = parse_qsl(
-            text, keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS, errors="strict"
-        )
-    except UnicodeDecodeError:
-        raise PayloadError(_lt("The payload is not valid UTF-8 text")) from None
-    except ValueError:
-        raise PayloadError(
-            _lt("The form payload has more than %(limit)s fields"), limit=MAX_FORM_FIELDS
-        ) from None
-    fields = {}
-    for key, value in pairs:
-        stripped = value.strip()
-        if stripped[:1] in ("{", "["):
-            try:
-                fields[key] = _loads(stripped)
-                continue
-            except PayloadError:
-                if key in WRAPPER_FIELDS or len(pairs) == 1:
-                    raise
-        fields[key] = value
-    for key in WRAPPER_FIELDS:
-        if isinstance(fields.get(key), dict | list):
-            records = _records(fields.pop(key))
-            for record in records:
-                for name, value in fields.items():
-                    record.setdefault(name, value)
-            return records
-    if len(fields) == 1:
-        (only,) = fields.values()
-        if isinstance(only, dict | list):
-            return _records(only)
-    return [fields] if fields else []
-
-
-def parse_body(body, content_type=None):
-    """Records of a webhook body: JSON object or list of objects, or a form body.
-
-    Raises ``PayloadError`` for invalid UTF-8 or JSON, an empty body, a wrong top-level type,
-    list items that are not objects, nesting deeper than 32 or more than 1000 records.
-    """
-    try:
-        return _parse_body(body, content_type)
-    except PayloadError:
-        raise
-    except Exception as exc:  # a safety net: callers only expect PayloadError
-        raise PayloadError(
-            _lt("The payload could not be read: %(error)s"), error=repr(exc)
-        ) from exc
-
-
-def _parse_body(body, content_type):
-    if isinstance(body, str):
-        text = body
-    elif isinstance(body, bytes | bytearray | memoryview):
-        try:
-            text = bytes(body).decode("utf-8-sig")
-        except UnicodeDecodeError:
-            raise PayloadError(_lt("The payload is not valid UTF-8 text")) from None
-    else:
-        raise PayloadError(_lt("The payload is empty"))
-    text = text.strip()
-    if not text:
-        raise PayloadError(_lt("The payload is empty"))
-    ctype = content_type.split(";")[0].strip().lower() if isinstance(content_type, str) else ""
-    is_form = ctype == "application/x-www-form-urlencoded"
-    if text[0] in "{[":
-        try:
-            return _records(_loads(text))
-        except PayloadError:
-            if not is_form:
-                raise
-        return _parse_form(text)
-    if is_form or ("=" in text and "json" not in ctype):
-        return _parse_form(text)
-    return _records(_loads(text))
+def records_from_json(text):
+    """CallRecords of ``records_to_json`` text."""
+    records = []
+    for row in json.loads(text):
+        for name in _DATETIME_FIELDS:
+            if row.get(name):
+                row[name] = datetime.fromisoformat(row[name])
+        records.append(CallRecord(**row))
+    return records
 
 
 # --- field readers ----------------------------------------------------------------------------
@@ -371,7 +187,7 @@ def _wrong_type(field, value):
     return PayloadError(
         _lt("Field %(field)s holds a JSON %(type)s, which cannot be used here"),
         field=field,
-        type=_json_type(value),
+        type=json_type(value),
     )
 
 
@@ -594,7 +410,7 @@ def parse_record(data, mapping=None):
 def _parse_record(data, mapping):
     if not isinstance(data, dict):
         raise PayloadError(
-            _lt("A call record must be a JSON object, not a JSON %(type)s"), type=_json_type(data)
+            _lt("A call record must be a JSON object, not a JSON %(type)s"), type=json_type(data)
         )
     call_uuid = _text(data, "call_uuid") or _text(data, "callUuid")
     call_id = _first(data, CALL_ID_FIELDS, _text)
@@ -681,5 +497,4 @@ def _parse_record(data, mapping):
         recording_url=_recording_url(data),
         agent_name=_agent_name(data, extension),
         customer_name=_customer_name(data),
-        raw=data,
     )

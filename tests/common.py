@@ -1,0 +1,132 @@
+"""Fixtures shared by the test modules: payloads as the PBX sends them, a PBX account, and an
+HTTP test case posting to its webhook."""
+
+import json
+from datetime import datetime, timezone
+
+from odoo import SUPERUSER_ID, api
+from odoo.tests import HttpCase
+
+EVENT_LOGGER = "odoo.addons.sentech_vpbx.models.vpbx_webhook_event"
+CALL_LOGGER = "odoo.addons.sentech_vpbx.models.vpbx_call"
+#: The buttons of a PBX account that act on the PBX or on its secrets (VPBX managers only)
+PBX_BUTTONS = (
+    "action_regenerate_webhook_token",
+    "action_test_connection",
+    "action_sync_now",
+    "action_register_webhook",
+    "action_list_webhooks",
+    "action_remove_webhook",
+)
+#: 2025-03-10 10:00 in Hồ Chí Minh City
+BASE_TIME = int(datetime(2025, 3, 10, 3, 0, tzinfo=timezone.utc).timestamp())
+
+
+def call_payload(call_id, number="0912345678", **fields):
+    """A finished call as the PBX documents it (docs/pbx-api.md, "Call records"); `fields`
+    override."""
+    start = fields.pop("start", BASE_TIME)
+    missed = fields.pop("missed", False)
+    data = {
+        "transaction_id": call_id,
+        "direction": "inbound",
+        "phone_number": number,
+        "sip_user": "9101",
+        "sip_number": "842888806669",
+        "disposition": "cancelled" if missed else "answered",
+        "time_start_call": start,
+        "time_end_call": start + 65,
+        "duration": 65,
+        "bill_sec": 0 if missed else 60,
+        "recording_file_url": f"https://rec.example.com/{call_id}.mp3",
+    }
+    if missed:
+        data.pop("recording_file_url")
+    data.update(fields)
+    return {key: value for key, value in data.items() if value is not None}
+
+
+def live_payload(call_id, number="0912345678", state="ringing", **fields):
+    data = {
+        "transaction_id": call_id,
+        "direction": "inbound",
+        "phone_number": number,
+        "sip_user": "9101",
+        "state": state,
+        "time_start_call": BASE_TIME,
+    }
+    data.update(fields)
+    return data
+
+
+def make_pbx(env, company=None, **vals):
+    """A PBX account of `company` (default: the current one), first of its company (sequence
+    0), so that employees created afterwards get it by default. Returns it with its token."""
+    company = company or env.company
+    pbx = env["vpbx.pbx"].create(
+        {
+            "name": vals.pop("name", f"Test PBX {company.name}"),
+            "company_id": company.id,
+            "sequence": 0,
+            **vals,
+        }
+    )
+    return pbx
+
+
+def real_env(registry, cr, uid=SUPERUSER_ID, context=None):
+    """An environment on a cursor of its own (not the test's): the test runner holds the
+    registry lock, so the registry is handed over instead of being looked up."""
+    cr.transaction = api.Transaction(registry)
+    return api.Environment(cr, uid, context or {})
+
+
+def remove_committed_company(env, company_id):
+    """Delete a company a test committed (then commit), or archive it when its data keeps it."""
+    try:
+        with env.cr.savepoint():
+            env["res.company"].browse(company_id).unlink()
+    except Exception:  # a company with data cannot always go
+        env["res.company"].browse(company_id).active = False
+    env.cr.commit()  # pylint: disable=invalid-commit
+
+
+class VpbxWebhookCommon(HttpCase):
+    """A PBX account with a webhook token in a Vietnamese company, no other contact holding a
+    Vietnamese number."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.company = cls.env.company
+        cls.company.country_id = cls.env.ref("base.vn")
+        cls.pbx = make_pbx(cls.env, post_call_note=True, missed_call_user_id=False)
+        cls.token = cls.pbx.sudo().webhook_token
+        # demo contacts use the very numbers of these tests: take them out of the lookup
+        keys = cls.env["vpbx.partner.phone"].search([("key", "=like", "+84%")])
+        keys.partner_id.write({"phone": False, "mobile": False})
+        cls.env["hr.employee"].search([("vpbx_extension", "=like", "91%")]).vpbx_extension = False
+        cls.Call = cls.env["vpbx.call"]
+        cls.Event = cls.env["vpbx.webhook.event"]
+
+    def post(self, payload=None, raw=None, token=None, content_type="application/json", **kw):
+        data = raw if raw is not None else json.dumps(payload)
+        response = self.url_open(
+            "/vpbx/webhook/" + (token or self.token),
+            data=data,
+            headers={"Content-Type": content_type},
+            **kw,
+        )
+        self.env.invalidate_all()
+        return response
+
+    def calls(self, call_id):
+        return self.Call.search([("vpbx_call_id", "=", call_id), ("pbx_id", "=", self.pbx.id)])
+
+    def events(self):
+        return self.Event.search([("pbx_id", "=", self.pbx.id)])
+
+    def notes(self, partner):
+        return partner.message_ids.filtered(
+            lambda m: m.subtype_id == self.env.ref("mail.mt_note") and "duration" in (m.body or "")
+        )
