@@ -5,6 +5,7 @@ from . import (
     res_config_settings,
     res_partner,
     vpbx_call,
+    vpbx_callback,
     vpbx_click2call,
     vpbx_history_import,
     vpbx_partner_phone,

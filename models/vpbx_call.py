@@ -15,11 +15,10 @@ within the account's match window, is given the record's call id and completed b
 """
 
 import logging
-from datetime import datetime, timedelta
-from datetime import time as dt_time
+from datetime import timedelta
 
 import pytz
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from odoo import SUPERUSER_ID, Command, api, fields, models
 
@@ -280,6 +279,8 @@ class VpbxCall(models.Model):
               FROM (VALUES (1)) AS one LEFT JOIN locked ON TRUE
             """,
             {"pbx": settings.pbx_id, "call": call_id},
+            # a serialization failure is expected under concurrency, and retried: not logged
+            log_exceptions=False,
         )
         return self.env.cr.fetchone()
 
@@ -613,66 +614,47 @@ class VpbxCall(models.Model):
             return self.env["ir.model.data"]._xmlid_to_res_id("base.partner_root")
         return self.env.user.partner_id.id
 
-    def _vpbx_day_bounds(self, user):
-        """UTC bounds of the call's day in the user's time zone (the company's, else UTC)."""
+    def _vpbx_local_day(self, user):
+        """The call's day in the user's time zone (the company's, else UTC)."""
         tz = pytz.timezone(user.tz or self.env.user.tz or "UTC")
         moment = self.start_time or fields.Datetime.now()
-        local_day = pytz.utc.localize(moment).astimezone(tz).date()
-        start = tz.localize(datetime.combine(local_day, dt_time.min)).astimezone(pytz.utc)
-        start = start.replace(tzinfo=None)
-        return local_day, start, start + timedelta(days=1)
+        return pytz.utc.localize(moment).astimezone(tz).date()
 
     def _vpbx_schedule_callback(self, settings):
-        """One open 'Call back' activity per number and day: created once, then updated."""
+        """One open 'Call back' activity per number and day: created once, then updated.
+
+        "Once" holds under concurrent deliveries through the locked row of ``vpbx.callback``.
+        The number comes from the PBX: it is text, escaped in the activity's HTML note.
+        """
         self.ensure_one()
         user = self.user_id or self.env["res.users"].browse(settings.missed_call_user_id)
-        number_field, number = (
-            ("customer_number_normalized", self.customer_number_normalized)
-            if self.customer_number_normalized
-            else ("customer_number", self.customer_number)
-        )
+        number = self.customer_number_normalized or self.customer_number
         if not user or not number:
             return  # nobody to call back, or no number to call
         if user.lang and self.env.lang != user.lang:
             # the activity is read by its user, not by whoever sent the webhook
             return self.with_context(lang=user.lang)._vpbx_schedule_callback(settings)
-        day, day_start, day_end = self._vpbx_day_bounds(user)
-        earlier = self.search(
-            [
-                ("id", "!=", self.id),
-                ("pbx_id", "=", settings.pbx_id),
-                (number_field, "=", number),
-                ("callback_activity_id", "!=", False),
-                ("start_time", ">=", day_start),
-                ("start_time", "<", day_end),
-            ],
-            order="start_time desc, id desc",
-            limit=1,
-        )
-        activity = earlier.callback_activity_id
+        day = self._vpbx_local_day(user)
+        Callback = self.env["vpbx.callback"]
+        row_id, activity_id, count = Callback._vpbx_count_missed(settings.pbx_id, number, day)
         label = format_display(self.customer_number, settings.region)
-        summary = self.env._("Call back %(number)s", number=label)
-        if activity:
-            count = self.search_count([("callback_activity_id", "=", activity.id)]) + 1
-            activity.write(
-                {
-                    "summary": summary,
-                    "note": self.env._(
-                        "%(count)s missed calls from %(number)s today.",
-                        count=count,
-                        number=label,
-                    ),
-                }
+        summary = self.env._("Call back %(number)s", number=label)  # plain text (a Char)
+        if activity_id:
+            activity = self.env["mail.activity"].browse(activity_id)
+            note = self.env._(
+                "%(count)s missed calls from %(number)s today.", count=count, number=label
             )
+            activity.write({"summary": summary, "note": escape(note)})
         else:
             target = self.partner_id or self
             activity = target.activity_schedule(
                 CALLBACK_ACTIVITY,
                 date_deadline=day,
                 summary=summary,
-                note=self.env._("Missed call from %(number)s.", number=label),
+                note=escape(self.env._("Missed call from %(number)s.", number=label)),
                 user_id=user.id,
             )
+            Callback._vpbx_set_activity(row_id, activity.id)
         self.callback_activity_id = activity
 
     # ------------------------------------------------------------------ UI

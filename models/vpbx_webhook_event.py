@@ -15,6 +15,7 @@ import time
 import traceback
 
 from odoo import Command, api, fields, models
+from odoo.tools import config
 
 from ..const import CRON_WEBHOOK_QUEUE
 from ..services.call_mapping import parse_record, records_from_json, records_to_json
@@ -33,14 +34,33 @@ CRON_BATCH = 200
 MAX_ERROR_LENGTH = 4000
 #: Deliveries processed in one transaction by the queue's scheduled action.
 QUEUE_BATCH = 50
-#: A run of the queue stops taking new batches after this many seconds (the next run goes on).
-QUEUE_TIME_LIMIT = 120
+#: A run of the queue stops taking new batches after this share of the server's time limit for
+#: a scheduled action (real time or CPU, the lower; see queue_time_budget)...
+QUEUE_TIME_SHARE = 0.25
+#: ...and after this many seconds at most; a run that leaves work triggers the next one.
+QUEUE_TIME_LIMIT = 60
 #: A worker triggers the queue at most this often (seconds)...
 QUEUE_WAKE_INTERVAL = 0.5
 #: ...and a run of the queue looks once more this long after finding it empty.
 QUEUE_GRACE = 0.6
 #: dbname -> time.monotonic() of this worker's last trigger of the queue
 _LAST_WAKE = {}
+
+
+def queue_time_budget():
+    """Seconds a run of the queue may take: a share of the lowest time limit the server puts on
+    a scheduled action, read from its configuration.
+
+    A cron worker (``--workers``) is killed past ``limit_time_real_cron`` (or, when that is not
+    set, ``limit_time_real``) and past ``limit_time_cpu`` of CPU; the threaded server applies the
+    real-time limit too. Other jobs share the worker's unit of work, hence only a share.
+    """
+    real_cron = config.get("limit_time_real_cron") or 0
+    real = real_cron if real_cron > 0 else config.get("limit_time_real") or 0
+    limits = [limit for limit in (real, config.get("limit_time_cpu") or 0) if limit > 0]
+    if not limits:
+        return QUEUE_TIME_LIMIT
+    return min(QUEUE_TIME_LIMIT, min(limits) * QUEUE_TIME_SHARE)
 
 
 NOT_UTF8 = _lt("The payload is not valid UTF-8 text")
@@ -358,20 +378,28 @@ class VpbxWebhookEvent(models.Model):
         return True
 
     @api.model
-    def _cron_vpbx_process_queue(
-        self, batch=QUEUE_BATCH, time_limit=QUEUE_TIME_LIMIT, grace=QUEUE_GRACE
-    ):
+    def _cron_vpbx_process_queue(self, batch=QUEUE_BATCH, time_limit=None, grace=QUEUE_GRACE):
         """Process the queued deliveries (state new), oldest first, until none is left and,
         `grace` seconds later, still none (deliveries that did not trigger, _vpbx_wake_queue).
+
+        A run ends well inside the server's time limit for scheduled actions (`time_limit`,
+        default ``queue_time_budget()``): killed, it would roll its batch back and stall the
+        queue. With deliveries still waiting it triggers the next run, which starts at once.
 
         Each batch is claimed with SKIP LOCKED (two runs never take the same events) and
         processed in ONE transaction: the per-delivery costs of a transaction are shared.
         If anything in a batch fails, the batch is rolled back and its events are processed
         one by one, each in its own transaction, so a failure is recorded on its event only.
         """
-        deadline = time.monotonic() + time_limit
+        deadline = time.monotonic() + (time_limit or queue_time_budget())
         done = 0
-        while time.monotonic() < deadline:
+        while True:
+            if time.monotonic() >= deadline:
+                # a backlog: the rest goes to the next run, in a new unit of the cron worker
+                cron = self.env.ref(CRON_WEBHOOK_QUEUE, raise_if_not_found=False)
+                if cron:
+                    cron.sudo()._trigger()
+                break
             self.env.cr.execute(
                 "SELECT id FROM vpbx_webhook_event WHERE state = 'new'"
                 " ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED",

@@ -4,6 +4,7 @@ from . import (
     test_call_matching,
     test_call_record,
     test_click2call,
+    test_concurrent_once,
     test_history_sync,
     test_hr_employee_access,
     test_hr_employee_provisioning,

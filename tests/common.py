@@ -1,10 +1,17 @@
 """Fixtures shared by the test modules: payloads as the PBX sends them, a PBX account, and an
 HTTP test case posting to its webhook."""
 
+import contextlib
 import json
+import threading
+import uuid
 from datetime import datetime, timezone
 
-from odoo import SUPERUSER_ID, api
+import requests
+
+from odoo import SUPERUSER_ID, Command, api
+from odoo.modules.registry import DummyRLock, Registry
+from odoo.sql_db import db_connect
 from odoo.tests import HttpCase
 
 EVENT_LOGGER = "odoo.addons.sentech_vpbx.models.vpbx_webhook_event"
@@ -130,3 +137,88 @@ class VpbxWebhookCommon(HttpCase):
         return partner.message_ids.filtered(
             lambda m: m.subtype_id == self.env.ref("mail.mt_note") and "duration" in (m.body or "")
         )
+
+
+class ConcurrentWebhookCase(HttpCase):
+    """Real concurrent deliveries: the test server serves each request in a thread of its own on
+    a database connection of its own, as production does across threads, workers and servers,
+    instead of funnelling every request through the test's one cursor.
+
+    Other connections do not see the test transaction, so the fixture (a company, its PBX
+    account, `_vpbx_fixture`'s records) is committed on a connection of its own and removed at
+    the end. Read results with `committed()`.
+    """
+
+    registry_test_mode = False
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        # the test runner holds the registry lock while tests run, and the server's threads
+        # look the registry up under it: swapped as Registry.enter_test_mode does
+        saved_lock, Registry._lock = Registry._lock, DummyRLock()
+        cls.addClassCleanup(setattr, Registry, "_lock", saved_lock)
+        cls.dbname = cls.env.cr.dbname
+        with cls.committed() as env:
+            company = env["res.company"].create(
+                {
+                    "name": f"VPBX concurrency {uuid.uuid4().hex[:8]}",
+                    "country_id": env.ref("base.vn").id,
+                }
+            )
+            admin = env.ref("base.user_admin")
+            admin.company_ids = [Command.link(company.id)]
+            pbx = make_pbx(env, company, post_call_note=True, missed_call_user_id=admin.id)
+            cls.company_id, cls.pbx_id = company.id, pbx.id
+            cls.token = pbx.webhook_token
+            cls._vpbx_fixture(env, company, pbx)
+            env.cr.commit()  # pylint: disable=invalid-commit
+        cls.addClassCleanup(cls._remove_fixture)
+
+    @classmethod
+    def _vpbx_fixture(cls, env, company, pbx):
+        """Records of the class's own, committed with the account."""
+
+    @classmethod
+    def _vpbx_remove_fixture(cls, env):
+        """Remove what `_vpbx_fixture` made (the account's calls and events go with it)."""
+
+    @classmethod
+    def _remove_fixture(cls):
+        with cls.committed() as env:
+            cls._vpbx_remove_fixture(env)
+            env["vpbx.pbx"].browse(cls.pbx_id).unlink()
+            env.cr.commit()  # pylint: disable=invalid-commit
+            remove_committed_company(env, cls.company_id)
+
+    @classmethod
+    @contextlib.contextmanager
+    def committed(cls):
+        """A superuser environment on a connection of its own (committed and closed on exit):
+        it sees what the server committed."""
+        with db_connect(cls.dbname).cursor() as cr:
+            yield real_env(cls.registry, cr)
+
+    def post_all(self, bodies, content_type="application/json"):
+        """POST `bodies` to the webhook at the same moment, one connection each; returns the
+        statuses in the order of `bodies`."""
+        url = f"{self.base_url()}/vpbx/webhook/{self.token}"
+        barrier = threading.Barrier(len(bodies))
+        statuses = [None] * len(bodies)
+
+        def deliver(index, body):
+            with requests.Session() as session:
+                barrier.wait(30)
+                statuses[index] = session.post(
+                    url, data=body, headers={"Content-Type": content_type}, timeout=60
+                ).status_code
+
+        threads = [
+            threading.Thread(target=deliver, args=(index, body))
+            for index, body in enumerate(bodies)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(120)
+        return statuses

@@ -100,6 +100,45 @@ class TestCallFollowup(VpbxWebhookCommon):
         self.deliver(call_payload("MISS-5", direction="outbound", missed=True))
         self.assertEqual(len(self.callbacks(self.person)), 2)
 
+    def test_pbx_text_is_escaped_in_notes_and_activities(self):
+        """Whatever the PBX writes in its text fields stays text in Odoo's HTML."""
+        markup = '<a href="https://evil.example/login">Call back here</a><img src=x>'
+
+        def assert_inert(html, where):
+            self.assertNotIn('<a href="https://evil', html, where)
+            self.assertNotIn("<img", html, where)
+
+        # the number, unknown (the activity goes on the call) and then a contact's
+        missed = self.deliver(call_payload("XSS-1", markup, missed=True))
+        activity = self.callbacks(missed)
+        self.assertEqual(len(activity), 1)
+        assert_inert(str(activity.note), "activity note")
+        self.assertIn("&lt;a href=", str(activity.note))
+        self.assertEqual(activity.summary, f"Call back {markup}", "the summary is plain text")
+        self.deliver(call_payload("XSS-2", markup, missed=True, start=BASE_TIME + 60))
+        self.assertEqual(self.callbacks(missed), activity)
+        assert_inert(str(activity.note), "activity note, updated")
+        self.assertIn("2 missed calls", str(activity.note))
+        # every text field of a final record that can reach the contact's chatter note
+        fields = {
+            "agent_name": markup,
+            "customer_name": markup,
+            "sip_number": markup,
+            "disposition": "answered",
+            "recording_file_url": 'https://rec.example.com/a.mp3"><img src=x>',
+        }
+        self.deliver(call_payload("XSS-3", sip_user="9999", **fields))
+        note = self.notes(self.person)
+        self.assertEqual(len(note), 1)
+        assert_inert(str(note.body), "chatter note")
+        self.assertIn("&lt;a href=", str(note.body), "the agent's name, as text")
+        # a link only to http(s): a javascript: recording is dropped, not linked
+        self.deliver(
+            call_payload("XSS-4", start=BASE_TIME + 120, recording_file_url="javascript:alert(1)")
+        )
+        self.assertFalse(self.calls("XSS-4").recording_url)
+        self.assertNotIn("javascript:", "".join(str(m.body) for m in self.notes(self.person)))
+
     def test_missed_call_fallback_user_and_unknown_number(self):
         payload = call_payload("MISS-FB", "0977 123 123", missed=True, sip_user=None)
         call = self.deliver(payload)

@@ -10,6 +10,7 @@ from unittest.mock import patch
 
 from odoo import SUPERUSER_ID, api
 from odoo.tests import tagged
+from odoo.tools import config
 
 from ..models import vpbx_webhook_event
 from ..services.call_mapping import records_from_json
@@ -24,6 +25,20 @@ CALL_FIELDS = (
     "hotline", "start_time", "answer_time", "end_time", "duration", "talk_duration",
     "partner_id", "company_id", "pbx_id",
 )  # fmt: skip
+
+
+class _Clock:
+    """Stands for the `time` module of the queue: one second passes at each look."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def monotonic(self):
+        self.now += 1
+        return self.now
+
+    def sleep(self, seconds):
+        self.now += seconds
 
 
 @tagged("post_install", "-at_install")
@@ -221,6 +236,43 @@ class TestWebhookQueue(VpbxWebhookCommon):
         self.assertEqual(
             queued.recording_url.replace("Q-SAME-Q", "Q-SAME-I"), immediate.recording_url
         )
+
+    def test_run_budget_is_read_from_the_server_limits(self):
+        budget = vpbx_webhook_event.queue_time_budget
+        limits = {"limit_time_real": 120, "limit_time_real_cron": -1, "limit_time_cpu": 60}
+        with patch.dict(config.options, limits):
+            self.assertEqual(budget(), 15, "a quarter of Odoo's default CPU limit")
+        with patch.dict(config.options, dict(limits, limit_time_real_cron=20)):
+            self.assertEqual(budget(), 5, "the cron's own real-time limit")
+        with patch.dict(config.options, dict(limits, limit_time_real_cron=0, limit_time_real=8)):
+            self.assertEqual(budget(), 2)
+        with patch.dict(
+            config.options, {"limit_time_real": 0, "limit_time_real_cron": 0, "limit_time_cpu": 0}
+        ):
+            self.assertEqual(budget(), vpbx_webhook_event.QUEUE_TIME_LIMIT, "no limit: a cap")
+
+    def test_backlog_drains_in_runs_that_end_inside_the_limit(self):
+        """A backlog bigger than a run may take: each run stops taking batches at its budget
+        and triggers the next run; nothing is lost or done twice. The queue reads a clock that
+        moves one second per look, so that the test does not depend on the machine's speed."""
+        total, batch = 40, 5
+        for index in range(total):
+            self.post(call_payload(f"Q-LOG{index}", start=BASE_TIME + index))
+        # scheduled actions may last 12 s on this server: a run may take 3 s, i.e. two batches
+        limits = {"limit_time_real": 12, "limit_time_real_cron": -1, "limit_time_cpu": 60}
+        runs, done = [], 0
+        with patch.dict(config.options, limits), patch.object(vpbx_webhook_event, "time", _Clock()):
+            while done < total and len(runs) < total:
+                self.triggers().unlink()
+                count = self.run_queue(batch=batch)
+                runs.append((count, bool(self.triggers())))
+                done += count
+        self.assertEqual(done, total, runs)
+        self.assertEqual(len(runs), total // (2 * batch), runs)
+        self.assertTrue(all(count == 2 * batch and triggered for count, triggered in runs), runs)
+        stored = self.Call.search_count([("vpbx_call_id", "=like", "Q-LOG%")])
+        self.assertEqual(stored, total)
+        self.assertEqual(set(self.events().mapped("state")), {"processed"})
 
     def test_immediate_mode_is_unchanged(self):
         self.pbx.webhook_queued = False
