@@ -7,6 +7,9 @@
              ``--db-filter`` (set VPBX_BENCH_DBFILTER=1 to add it: every request without a
              session then opens a connection to list the databases, the health route's too);
 3. backfill  10k history records from the simulator vs merely fetching the pages;
+   backlog   5,000 queued deliveries stored while no scheduled action ran, then drained by the
+             queue on one cron worker with Odoo's default time limits: rate per second, stalls,
+             time-outs in the log;
 4. overhead  ORM ``create`` of 100k contacts with the addon vs with its dependencies only.
 
 Prints a table, writes bench/results.json and rewrites bench/RESULTS.md. Nothing here asserts.
@@ -35,7 +38,7 @@ MAIN_MODULES = (common.MODULE, "sms")
 BASE_MODULES = ("hr", "contacts", "mail", "phone_validation")
 SIM_KEY = "bench-api-key"
 NOTES_MARK = "## Notes"
-SECTIONS = ("lookup", "ingest", "backfill", "overhead")
+SECTIONS = ("lookup", "ingest", "backfill", "backlog", "overhead")
 
 
 def say(msg):
@@ -256,6 +259,95 @@ def bench_ingest(db, size, quick):
     return result
 
 
+# --------------------------------------------------------------------------- backlog
+
+
+def bench_backlog(db, size, quick):
+    """A backlog of queued deliveries (a night with the scheduled actions down), drained by the
+    queue's scheduled action on one cron worker with Odoo's default limits (120 s real time,
+    60 s CPU): each run of the queue ends inside a quarter of the lower and triggers the next.
+
+    (A cron real-time limit under a minute cannot be measured: an idle cron worker sleeps up to
+    60 s between polls, and Odoo 18 kills it for that.)"""
+    n = 5000 if not quick else 1000
+    sim = common.simulator(api_key=SIM_KEY, seed=9)
+    try:
+        bodies = webhook_bodies(db, sim, n, seed=9)
+    finally:
+        sim.stop()
+    account = common.pbx_id(db)
+    common.sql(db, "UPDATE vpbx_pbx SET webhook_queued = TRUE WHERE id = %s", [account])
+    with common.OdooServer(db, workers=2, max_cron_threads=0) as server:
+        sent = common.load(common.webhook_url(server, db), bodies, concurrency=4)
+    waiting = common.sql(db, "SELECT count(*) FROM vpbx_webhook_event WHERE state = 'new'")[0][0]
+    # the queue's scheduled action is due now, as after a trigger (which the deliveries made)
+    common.sql(
+        db,
+        "UPDATE ir_cron SET nextcall = now() AT TIME ZONE 'UTC' WHERE id = (SELECT res_id"
+        " FROM ir_model_data WHERE module = 'sentech_vpbx'"
+        " AND name = 'ir_cron_vpbx_process_webhook_queue')",
+    )
+    limits = {"limit_time_real": 120, "limit_time_cpu": 60}
+    log_path = HERE.parent / ".dev" / "logs" / f"bench-backlog-{time.strftime('%Y%m%d-%H%M%S')}.log"
+    samples = []
+    with common.OdooServer(
+        db,
+        workers=2,
+        max_cron_threads=1,
+        extra_args=[f"--{name.replace('_', '-')}={value}" for name, value in limits.items()],
+        log_path=log_path,
+    ):
+        # wake the cron worker as a trigger does (else it polls within a minute)
+        common.sql("postgres", "NOTIFY cron_trigger, %s", [db])
+        start = time.perf_counter()
+        left = waiting
+        while left and time.perf_counter() - start < 900:
+            time.sleep(1)
+            left = common.sql(db, "SELECT count(*) FROM vpbx_webhook_event WHERE state = 'new'")[0][
+                0
+            ]
+            samples.append((round(time.perf_counter() - start, 2), left))
+    drain_s = samples[-1][0] if samples and not samples[-1][1] else None
+    rates = [a[1] - b[1] for a, b in zip([(0, waiting), *samples[:-1]], samples, strict=True)]
+    busy = rates[:-1] if len(rates) > 1 else rates  # the last second is partly idle
+    stall = longest = 0
+    for rate in rates:
+        stall = stall + 1 if rate == 0 else 0
+        longest = max(longest, stall)
+    log = log_path.read_text(encoding="utf-8", errors="replace") if log_path.exists() else ""
+    timeouts = [
+        line
+        for line in log.splitlines()
+        if "timeout after" in line or "time limit" in line.lower() or "CPU time limit" in line
+    ]
+    states = dict(common.sql(db, "SELECT state, count(*) FROM vpbx_webhook_event GROUP BY state"))
+    result = {
+        "contacts": size,
+        "deliveries": n,
+        "send": sent,
+        "waiting": waiting,
+        "limits": limits,
+        "drain_s": drain_s,
+        "per_s": round(waiting / drain_s, 1) if drain_s else None,
+        "per_s_median": sorted(busy)[len(busy) // 2] if busy else None,
+        "per_s_min": min(busy) if busy else None,
+        "longest_stall_s": longest,
+        "timeouts": len(timeouts),
+        "timeout_lines": timeouts[:5],
+        "errors": sum(1 for line in log.splitlines() if " ERROR " in line),
+        "events": states,
+        "log": str(log_path),
+        # (seconds since the cron worker started, deliveries still queued)
+        "samples": samples,
+    }
+    say(
+        f"backlog: {waiting} queued, drained in {drain_s} s ({result['per_s']}/s, median"
+        f" {result['per_s_median']}/s, lowest {result['per_s_min']}/s), longest stall"
+        f" {longest} s, time-outs {len(timeouts)}"
+    )
+    return result
+
+
 # --------------------------------------------------------------------------- 3. backfill
 
 BACKFILL_SCRIPT = r"""
@@ -465,6 +557,23 @@ def targets(results):
                 f" / {run['new_calls']} new rows",
             )
         )
+    backlog = results.get("backlog")
+    if backlog:
+        out.append(
+            (
+                f"backlog of {backlog['waiting']:,} drains with no time-out",
+                bool(backlog["drain_s"]) and backlog["timeouts"] == 0,
+                f"{backlog['drain_s']} s, {backlog['timeouts']} time-outs",
+            )
+        )
+        out.append(
+            (
+                "backlog drains at a steady rate (no second without progress)",
+                bool(backlog["drain_s"]) and backlog["longest_stall_s"] == 0,
+                f"median {backlog['per_s_median']}/s, lowest {backlog['per_s_min']}/s,"
+                f" longest stall {backlog['longest_stall_s']} s",
+            )
+        )
     overhead = results.get("overhead")
     if overhead:
         out.append(
@@ -576,6 +685,34 @@ def table(results):
         add("")
         add(f"State {backfill['state']}, new calls {backfill['new']}, stored {backfill['stored']}.")
         add("")
+    backlog = results.get("backlog")
+    if backlog:
+        add(
+            f"### Queue backlog ({backlog['contacts']:,} contacts, one cron worker,"
+            f" limits {backlog['limits']})"
+        )
+        add("")
+        measured("backlog")
+        add(
+            f"{backlog['deliveries']:,} deliveries sent in queued mode with no scheduled action"
+            f" running ({backlog['send']['rps']} req/s, {backlog['send']['errors']} errors),"
+            " then drained by the queue's scheduled action on one cron worker beside 2 HTTP"
+            " workers; *stall*: consecutive seconds without one delivery processed."
+        )
+        add("")
+        add(
+            "| queued | drained s | per s | median per s | lowest per s | longest stall s |"
+            " time-outs | ERROR lines |"
+        )
+        add("|---:|---:|---:|---:|---:|---:|---:|---:|")
+        add(
+            f"| {backlog['waiting']} | {backlog['drain_s']} | {backlog['per_s']} |"
+            f" {backlog['per_s_median']} | {backlog['per_s_min']} |"
+            f" {backlog['longest_stall_s']} | {backlog['timeouts']} | {backlog['errors']} |"
+        )
+        add("")
+        add(f"Events by state after the run: {backlog['events']}.")
+        add("")
     overhead = results.get("overhead")
     if overhead:
         add(
@@ -646,7 +783,7 @@ def main():
             "load_avg": [round(v, 2) for v in os.getloadavg()],
         }
 
-    if only & {"lookup", "ingest", "backfill"}:
+    if only & {"lookup", "ingest", "backfill", "backlog"}:
         seconds = common.create_db(DB_MAIN, MAIN_MODULES)
         results["setup"].append(
             f"database with {', '.join(MAIN_MODULES)} created in {seconds:.0f} s"
@@ -680,6 +817,9 @@ def main():
             results["backfill"] = bench_backfill(DB_MAIN, have, args.quick)
             stamp("backfill")
             say(f"backfill: {results['backfill']['records_per_s']} records/s")
+        if "backlog" in only:
+            results["backlog"] = bench_backlog(DB_MAIN, have, args.quick)
+            stamp("backlog")
         if not args.keep:
             common.drop_db(DB_MAIN)
     if "overhead" in only:
