@@ -375,16 +375,8 @@ def write_report(result, path):
             "",
         ]
     lines += [
-        "## Note: 404 during a database outage",
-        "",
-        "Odoo answers `404 Not Found` (not a 5xx) to every request that arrives while"
-        " PostgreSQL is unreachable: `odoo.http` falls back to its database-less routing when"
-        " `db_list()` fails, and the webhook route only exists in a database's routing. The"
-        " addon cannot change that answer (its code does not run). Nothing acknowledged is"
-        " lost, but the PBX must retry on 404 from the webhook URL as it does on 5xx; where it"
-        " does not, have the reverse proxy in front of Odoo turn an upstream 404 on"
-        " `/vpbx/webhook/` into a 503 (nginx: `proxy_intercept_errors on; error_page 404 =503"
-        " ...;` in that location). The senders here retry 404s like 5xx.",
+        # written by hand (measured apart from the soak): bench/reliability_note.md
+        (HERE / "reliability_note.md").read_text(encoding="utf-8").rstrip("\n"),
         "",
         "## What is checked",
         "",
