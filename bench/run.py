@@ -297,11 +297,13 @@ def bench_backlog(db, size, quick):
         extra_args=[f"--{name.replace('_', '-')}={value}" for name, value in limits.items()],
         log_path=log_path,
     ):
-        # wake the cron worker as a trigger does (else it polls within a minute)
-        common.sql("postgres", "NOTIFY cron_trigger, %s", [db])
         start = time.perf_counter()
         left = waiting
         while left and time.perf_counter() - start < 900:
+            if left == waiting:
+                # wake the cron worker as a trigger does, until it has started listening (an
+                # idle one polls only every minute)
+                common.sql("postgres", "NOTIFY cron_trigger, %s", [db])
             time.sleep(1)
             left = common.sql(db, "SELECT count(*) FROM vpbx_webhook_event WHERE state = 'new'")[0][
                 0
@@ -309,7 +311,12 @@ def bench_backlog(db, size, quick):
             samples.append((round(time.perf_counter() - start, 2), left))
     drain_s = samples[-1][0] if samples and not samples[-1][1] else None
     rates = [a[1] - b[1] for a, b in zip([(0, waiting), *samples[:-1]], samples, strict=True)]
-    busy = rates[:-1] if len(rates) > 1 else rates  # the last second is partly idle
+    # from the first second with progress (the cron worker's start before it) to the one
+    # before the last (partly idle)
+    first = next((index for index, rate in enumerate(rates) if rate), len(rates))
+    started_s = samples[first - 1][0] if first else 0
+    rates = rates[first:]
+    busy = rates[:-1] if len(rates) > 1 else rates
     stall = longest = 0
     for rate in rates:
         stall = stall + 1 if rate == 0 else 0
@@ -328,7 +335,8 @@ def bench_backlog(db, size, quick):
         "waiting": waiting,
         "limits": limits,
         "drain_s": drain_s,
-        "per_s": round(waiting / drain_s, 1) if drain_s else None,
+        "first_progress_after_s": started_s,
+        "per_s": round(waiting / (drain_s - started_s), 1) if drain_s else None,
         "per_s_median": sorted(busy)[len(busy) // 2] if busy else None,
         "per_s_min": min(busy) if busy else None,
         "longest_stall_s": longest,
