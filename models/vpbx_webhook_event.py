@@ -48,6 +48,11 @@ NO_RECORD = _lt("The payload holds no call record")
 HAS_NUL = _lt("The payload contains NUL characters")
 
 
+def _lossy_text(body):
+    """A body that is not UTF-8 (or is cut short) as text PostgreSQL can hold."""
+    return body.decode("utf-8", errors="replace").replace("\x00", "\ufffd")
+
+
 class VpbxWebhookEvent(models.Model):
     _name = "vpbx.webhook.event"
     _description = "VPBX Webhook Event"
@@ -115,14 +120,19 @@ class VpbxWebhookEvent(models.Model):
     # ------------------------------------------------------------------ receiving
 
     @api.model
-    def _vpbx_receive(self, pbx, body, content_type, remote_addr):
+    def _vpbx_receive(self, pbx, body, content_type, remote_addr, unreadable=None):
         """A delivery to `pbx`'s webhook: parse, store, commit, then process or enqueue.
 
-        Only for the controller (it commits). Returns ``(event id, state, error)`` as the
-        delivery left them, for the answer (a commit empties the cache).
+        Only for the controller (it commits). `unreadable`: the PayloadError of a body the
+        sender broke off (HTTP framing); what arrived is stored, rejected. Returns
+        ``(event id, state, error)`` as the delivery left them, for the answer (a commit
+        empties the cache).
         """
         settings = pbx._vpbx_call_settings()
-        text, records, error = self._vpbx_read(body, content_type, settings)
+        if unreadable:
+            text, records, error = _lossy_text(body), None, unreadable.render(self.env._)
+        else:
+            text, records, error = self._vpbx_read(body, content_type, settings)
         vals = {
             "pbx_id": pbx.id,
             "company_id": settings.company_id,
@@ -158,8 +168,7 @@ class VpbxWebhookEvent(models.Model):
         try:
             text = body.decode("utf-8-sig")
         except UnicodeDecodeError:
-            text = body.decode("utf-8", errors="replace").replace("\x00", "\ufffd")
-            return text, None, self._vpbx_text(NOT_UTF8)
+            return _lossy_text(body), None, self._vpbx_text(NOT_UTF8)
         if "\x00" in text:
             # PostgreSQL text cannot hold NUL; no JSON or form body has a raw one
             return text.replace("\x00", "\ufffd"), None, self._vpbx_text(HAS_NUL)
