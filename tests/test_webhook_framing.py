@@ -142,6 +142,8 @@ class TestWebhookFraming(VpbxWebhookCommon):
             answer = b""
             while chunk := sock.recv(65536):
                 answer += chunk
+        if not answer:  # closed without an answer
+            return None, None
         head, _, body = answer.partition(b"\r\n\r\n")
         status = int(head.split(b" ", 2)[1])
         try:
@@ -235,6 +237,26 @@ class TestWebhookFraming(VpbxWebhookCommon):
         self.env.invalidate_all()
         self.assertEqual(len(self.calls("T-FRAME-OK")), 1)
         self.assertEqual(len(self.events()), 2)
+
+    def test_answered_before_the_addon(self):
+        """What Odoo answers itself (README, Troubleshooting): nothing stored. A request its
+        HTTP server cannot read is meant to get 400/431/505; Odoo 18's server fails while
+        sending that answer (its send_header reads the request's headers, not parsed yet) and
+        closes the connection without any."""
+        body = json.dumps(call_payload("T-FRAME-PRE")).encode()
+        length = f"Content-Length: {len(body)}"
+        head = self.request_head([length])
+        self.assertEqual(self.exchange(head.replace(b"POST ", b"GET ", 1) + body)[0], 405)
+        with mute_logger("odoo.service.server", "werkzeug"):
+            for data, status in (
+                (head.replace(b" HTTP/1.1", b" HTTP/1.1 extra", 1) + body, 400),
+                (head.replace(b" HTTP/1.1", b" HTTP/2.0", 1) + body, 505),
+                (self.request_head([length, "X-Long: " + "x" * 70000]) + body, 431),
+            ):
+                with self.subTest(status=status):
+                    self.assertIn(self.exchange(data)[0], (None, status))
+        self.env.invalidate_all()
+        self.assertFalse(self.events())
 
     def test_database_failure_still_503(self):
         """A failure on Odoo's side (here PostgreSQL refusing the INSERT) is not the sender's:
