@@ -10,6 +10,7 @@ or by the replay button, which maps the body anew: a mapping can be fixed and th
 replayed.
 """
 
+import base64
 import logging
 import time
 import traceback
@@ -80,6 +81,14 @@ class VpbxWebhookEvent(models.Model):
     remote_addr = fields.Char(string="Remote Address", readonly=True)
     content_type = fields.Char(string="Content Type", readonly=True)
     body = fields.Text(string="Body", readonly=True)
+    # bytes that Body cannot show: it has U+FFFD where they are; replay reads these
+    body_raw = fields.Binary(
+        string="Body as Received",
+        attachment=False,
+        readonly=True,
+        help="The body byte for byte, kept when it is not UTF-8 text (or has NUL characters):"
+        " Body shows it with replacement characters.",
+    )
     # the records mapped when the delivery was received, for the queue (records_to_json)
     records = fields.Text(string="Mapped Records", readonly=True, copy=False)
     state = fields.Selection(
@@ -139,6 +148,7 @@ class VpbxWebhookEvent(models.Model):
             "content_type": (content_type or "")[:255],
             "remote_addr": remote_addr or False,
             "body": text,
+            "body_raw": False if text.encode() == body else base64.b64encode(body),
             "state": "rejected" if error else "new",
             "error": error or False,
             "attempt_count": 1 if error else 0,
@@ -202,9 +212,10 @@ class VpbxWebhookEvent(models.Model):
             """
             INSERT INTO vpbx_webhook_event
                    (pbx_id, company_id, content_type, remote_addr, state, error, attempt_count,
-                    body, records, received_at, create_uid, write_uid, create_date, write_date)
+                    body, body_raw, records, received_at, create_uid, write_uid, create_date,
+                    write_date)
             VALUES (%(pbx_id)s, %(company_id)s, %(content_type)s, %(remote_addr)s, %(state)s,
-                    %(error)s, %(attempt_count)s, %(body)s, %(records)s,
+                    %(error)s, %(attempt_count)s, %(body)s, %(body_raw)s, %(records)s,
                     now() AT TIME ZONE 'UTC', %(uid)s, %(uid)s,
                     now() AT TIME ZONE 'UTC', now() AT TIME ZONE 'UTC')
          RETURNING id, received_at
@@ -229,7 +240,9 @@ class VpbxWebhookEvent(models.Model):
         self.ensure_one()
         if self.records and not fresh:
             return records_from_json(self.records)
-        return self._vpbx_parse(self.body or "", self.content_type, settings)
+        # the raw bytes when Body lost some: U+FFFD would make two call ids one
+        body = base64.b64decode(self.body_raw) if self.body_raw else self.body or ""
+        return self._vpbx_parse(body, self.content_type, settings)
 
     def _vpbx_process_one(self, fresh=False):
         """Parse and upsert; sets the state and returns {id: (state, error)}. Raises on a

@@ -234,6 +234,8 @@ def _parse_body(body, content_type):
             raise PayloadError(_lt("The payload is not valid UTF-8 text")) from None
     else:
         raise PayloadError(_lt("The payload is empty"))
+    if "\x00" in text:  # no JSON or form body has a raw one, and PostgreSQL text cannot hold it
+        raise PayloadError(_lt("The payload contains NUL characters"))
     ctype = content_type.split(";")[0].strip().lower() if isinstance(content_type, str) else ""
     if ctype == "multipart/form-data":
         return _form_records(_multipart_pairs(text.encode("utf-8"), content_type))

@@ -6,6 +6,7 @@ chunk-size line, truncated chunk, fewer bytes than the Content-Length, a connect
 the middle of the body).
 """
 
+import base64
 import json
 import logging
 import socket
@@ -72,15 +73,29 @@ class TestWebhookFormUtf8(VpbxWebhookCommon):
         self.assertTrue(event.body.endswith("&n%FF=1"))
 
     def test_bare_bytes_refused_not_merged(self):
-        """Bytes sent without percent-encoding: the body itself is not UTF-8."""
-        for call_id in (b"T-U8B\xff", b"T-U8B\xfe"):
-            body = form_body(call_id)
-            event = self.assert_rejected(self.post_form(body), "UTF-8")
+        """Bytes sent without percent-encoding: the body itself is not UTF-8. Body shows U+FFFD,
+        the bytes are kept as received, and a replay reads those, not Body."""
+        events = self.Event
+        bodies = [
+            form_body(b"T-U8B\xff"),
+            form_body(b"T-U8B\xfe"),
+            b'{"transaction_id": "T-U8B\xff", "phone_number": "0912345678"}',
+        ]
+        for body in bodies:
+            content_type = FORM if body.startswith(b"transaction_id") else "application/json"
+            event = self.assert_rejected(self.post_form(body, content_type), "UTF-8")
             self.assertEqual(event.body, body.decode("utf-8", "replace"))
-        self.assertEqual(len(self.events()), 2)
+            self.assertEqual(base64.b64decode(event.body_raw), body, "byte for byte")
+            events |= event
+        self.assertEqual(events[0].body, events[1].body, "Body alone cannot tell them apart")
+        events.action_vpbx_replay()
+        self.assertEqual(set(events.mapped("state")), {"rejected"})
         self.assertFalse(
             self.Call.search([("pbx_id", "=", self.pbx.id), ("vpbx_call_id", "like", "T-U8B")])
         )
+        # a body that is UTF-8 keeps no copy
+        response = self.post_form(form_body(b"T-U8B-OK"))
+        self.assertFalse(self.Event.browse(response.json()["event_id"]).body_raw)
 
     def test_utf8_form_fields_kept(self):
         url = "https://rec.example.com/Nguyễn Văn An.mp3"
