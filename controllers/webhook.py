@@ -82,7 +82,8 @@ def _read_body(environ, limit):
     if length > limit:
         _drain(stream, min(length, MAX_DRAIN))
         raise BodyTooLarge
-    read = getattr(stream, "read1", stream.read)  # read1: what has arrived, without waiting
+    # read1: one socket read at a time, so that a reset loses nothing that came before it
+    read = getattr(stream, "read1", stream.read)
     chunks, size = [], 0
     try:
         while size < length:
