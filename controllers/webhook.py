@@ -1,28 +1,42 @@
 """POST /vpbx/webhook/<token>: call records pushed by the PBX.
 
 The controller does three things: the token in the URL gives the PBX account (compared in
-constant time), the body is read (at most 1 MiB), and the outcome is answered. Everything in
-between, storing the raw body and committing it before anything else, processing it or leaving
-it to the queue, is ``vpbx.webhook.event._vpbx_receive``. Answers (always JSON): 403 unknown
-token (nothing stored), 413 body over 1 MiB, 400 body that cannot be read or has no call id
-(stored as rejected), 200 once stored, even if processing then fails (the event is then
-'failed' and retried by the cron). Never a 500 because of a body.
+constant time), the body is read as sent (at most 1 MiB; forms too: Odoo's form parser is kept
+off this route, see models/ir_http.py), and the outcome is answered. Everything in between,
+storing the raw body and committing it before anything else, processing it or leaving it to
+the queue, is ``vpbx.webhook.event._vpbx_receive``. Answers (always JSON): 403 unknown token
+(nothing stored), 413 body over 1 MiB, 400 body that cannot be read, was broken off by the
+sender (bad chunked encoding, fewer bytes than its Content-Length) or has no call id (stored as
+rejected), 200 once stored, even if processing then fails (the event is then 'failed' and
+retried by the cron), 503 only when Odoo failed (the database, say). Never a 5xx because of a
+body.
 """
 
+import contextlib
 import logging
 import re
-from urllib.parse import urlencode
-
-from werkzeug.exceptions import RequestEntityTooLarge
 
 from odoo import SUPERUSER_ID, http
 from odoo.http import request
 
+from ..services.errors import PayloadError
+from ..services.i18n import _lt
+
 _logger = logging.getLogger(__name__)
 
 MAX_BODY = 1024 * 1024
-FORM_MIMETYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 READ_CHUNK = 64 * 1024
+#: An announced body over MAX_BODY is read and dropped up to this size before the 413, so that
+#: a sender still writing it reads the answer instead of a reset connection.
+MAX_DRAIN = 16 * MAX_BODY
+CUT_SHORT = _lt(
+    "The body ended after %(received)s of the %(length)s bytes its Content-Length announced:"
+    " the sender closed the connection or stopped sending"
+)
+BAD_CHUNKS = _lt(
+    "The chunked body could not be read after %(received)s bytes (%(error)s): the sender's"
+    " chunked encoding is broken or cut short"
+)
 WEBHOOK_TOKEN_RE = re.compile(r"(/vpbx/webhook/)[^\s/?#\"]+")
 
 
@@ -48,24 +62,69 @@ if not any(type(f).__name__ == "HideWebhookToken" for f in _access_logger.filter
     _access_logger.addFilter(HideWebhookToken())
 
 
-def _read_body(httprequest, limit):
-    """At most `limit` bytes of the body, whatever the Content-Length says (chunked bodies too).
+class BodyTooLarge(Exception):
+    """The body is over MAX_BODY."""
 
-    Odoo's HTTPRequest wrapper does not expose werkzeug's ``stream``, and ``get_data()`` reads a
-    chunked body to its end, however long.
+
+def _read_body(environ, limit):
+    """``(body, PayloadError or None)``: the body as sent, and what broke its framing.
+
+    Read from the WSGI input itself: werkzeug's streams raise on a short body and drop what
+    arrived. Raises BodyTooLarge above `limit` bytes, whatever the Content-Length says.
     """
-    wrapped = getattr(httprequest, "_HTTPRequest__wrapped", None)
-    if wrapped is None:
-        return httprequest.get_data()[:limit]
-    stream = wrapped.stream
+    stream = environ["wsgi.input"]
+    if environ.get("wsgi.input_terminated"):  # chunked: werkzeug's server decodes the chunks
+        return _read_chunked(stream, limit)
+    try:
+        length = max(0, int(environ.get("CONTENT_LENGTH") or 0))
+    except ValueError:  # werkzeug reads no body either
+        length = 0
+    if length > limit:
+        _drain(stream, min(length, MAX_DRAIN))
+        raise BodyTooLarge
+    # read1: one socket read at a time, so that a reset loses nothing that came before it
+    read = getattr(stream, "read1", stream.read)
     chunks, size = [], 0
-    while size < limit:
-        chunk = stream.read(min(READ_CHUNK, limit - size))
-        if not chunk:
-            break
-        chunks.append(chunk)
-        size += len(chunk)
-    return b"".join(chunks)
+    try:
+        while size < length:
+            chunk = read(min(READ_CHUNK, length - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    except OSError:  # reset or timed out: what arrived is kept
+        pass
+    body = b"".join(chunks)
+    if size < length:
+        return body, PayloadError(CUT_SHORT, received=size, length=length)
+    return body, None
+
+
+def _read_chunked(stream, limit):
+    chunks, size = [], 0
+    try:
+        while size <= limit:
+            chunk = stream.read(min(READ_CHUNK, limit + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    except OSError as error:  # werkzeug's "Invalid chunk header", a reset, a time-out
+        return b"".join(chunks), PayloadError(BAD_CHUNKS, received=size, error=str(error))
+    if size > limit:
+        raise BodyTooLarge
+    return b"".join(chunks), None
+
+
+def _drain(stream, length):
+    try:
+        while length > 0:
+            chunk = stream.read(min(READ_CHUNK, length))
+            if not chunk:
+                return
+            length -= len(chunk)
+    except OSError:
+        return
 
 
 def _answer(http_status, **data):
@@ -81,17 +140,16 @@ class VpbxWebhookController(http.Controller):
         csrf=False,
         save_session=False,
         readonly=False,  # auth="none" routes default to a read-only cursor
-        # also caps the form parser, which reads form bodies before this method runs
-        max_content_length=MAX_BODY,
+        vpbx_raw_body=True,  # no form parsing before the route (models/ir_http.py)
     )
     def vpbx_webhook(self, token, **_params):
         try:
             return self._vpbx_webhook(token)
-        except RequestEntityTooLarge:
-            return _answer(413, status="error", error="payload_too_large", limit=MAX_BODY)
         except Exception:
             # the database or the server failed, not the body: ask the PBX to send it again
             _logger.exception("VPBX webhook: the delivery could not be stored")
+            with contextlib.suppress(Exception):  # a failed statement aborts the transaction
+                request.env.cr.rollback()
             return _answer(503, status="error", error="unavailable")
 
     def _vpbx_webhook(self, token):
@@ -99,27 +157,25 @@ class VpbxWebhookController(http.Controller):
         pbx = env["vpbx.pbx"]._vpbx_from_webhook_token(token)
         if not pbx:
             return _answer(403, status="error", error="unknown_token")
-        body, content_type = self._vpbx_body(request.httprequest)
-        if body is None:
+        httprequest = request.httprequest
+        # Odoo's request wrapper hides the WSGI input
+        environ = httprequest._HTTPRequest__wrapped.environ
+        try:
+            body, unreadable = _read_body(environ, MAX_BODY)
+        except BodyTooLarge:
             return _answer(413, status="error", error="payload_too_large", limit=MAX_BODY)
+        if unreadable:
+            # the sender's fault, not ours: no traceback (and never the body) in the log
+            _logger.info(
+                "VPBX webhook of account %s: body broken off by the sender (%s)", pbx.id, unreadable
+            )
         event_id, state, error = env["vpbx.webhook.event"]._vpbx_receive(
-            pbx, body, content_type, request.httprequest.remote_addr
+            pbx,
+            body,
+            httprequest.headers.get("Content-Type") or "",
+            httprequest.remote_addr,
+            unreadable=unreadable,
         )
         if state == "rejected":
             return _answer(400, status="rejected", event_id=event_id, error=error)
         return _answer(200, status="ok", event_id=event_id, state=state)
-
-    @staticmethod
-    def _vpbx_body(httprequest):
-        """``(bytes, content type)`` of the request, or ``(None, None)`` above MAX_BODY."""
-        length = httprequest.content_length
-        if length is not None and length > MAX_BODY:
-            return None, None
-        if httprequest.mimetype in FORM_MIMETYPES:
-            # werkzeug parsed (and consumed) the form before the route was called
-            body = urlencode(list(httprequest.form.items(multi=True))).encode()
-            return body, "application/x-www-form-urlencoded"
-        body = _read_body(httprequest, MAX_BODY + 1)
-        if len(body) > MAX_BODY:
-            return None, None
-        return body, httprequest.headers.get("Content-Type") or ""

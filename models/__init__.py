@@ -1,6 +1,7 @@
 from . import (
     hr_employee,
     hr_employee_base,
+    ir_http,
     res_company,
     res_config_settings,
     res_partner,

@@ -10,6 +10,7 @@ or by the replay button, which maps the body anew: a mapping can be fixed and th
 replayed.
 """
 
+import base64
 import logging
 import time
 import traceback
@@ -68,6 +69,11 @@ NO_RECORD = _lt("The payload holds no call record")
 HAS_NUL = _lt("The payload contains NUL characters")
 
 
+def _lossy_text(body):
+    """A body that is not UTF-8 (or is cut short) as text PostgreSQL can hold."""
+    return body.decode("utf-8", errors="replace").replace("\x00", "\ufffd")
+
+
 class VpbxWebhookEvent(models.Model):
     _name = "vpbx.webhook.event"
     _description = "VPBX Webhook Event"
@@ -95,6 +101,14 @@ class VpbxWebhookEvent(models.Model):
     remote_addr = fields.Char(string="Remote Address", readonly=True)
     content_type = fields.Char(string="Content Type", readonly=True)
     body = fields.Text(string="Body", readonly=True)
+    # bytes that Body cannot show: it has U+FFFD where they are; replay reads these
+    body_raw = fields.Binary(
+        string="Body as Received",
+        attachment=False,
+        readonly=True,
+        help="The body byte for byte, kept when it is not UTF-8 text (or has NUL characters):"
+        " Body shows it with replacement characters.",
+    )
     # the records mapped when the delivery was received, for the queue (records_to_json)
     records = fields.Text(string="Mapped Records", readonly=True, copy=False)
     state = fields.Selection(
@@ -135,20 +149,26 @@ class VpbxWebhookEvent(models.Model):
     # ------------------------------------------------------------------ receiving
 
     @api.model
-    def _vpbx_receive(self, pbx, body, content_type, remote_addr):
+    def _vpbx_receive(self, pbx, body, content_type, remote_addr, unreadable=None):
         """A delivery to `pbx`'s webhook: parse, store, commit, then process or enqueue.
 
-        Only for the controller (it commits). Returns ``(event id, state, error)`` as the
-        delivery left them, for the answer (a commit empties the cache).
+        Only for the controller (it commits). `unreadable`: the PayloadError of a body the
+        sender broke off (HTTP framing); what arrived is stored, rejected. Returns
+        ``(event id, state, error)`` as the delivery left them, for the answer (a commit
+        empties the cache).
         """
         settings = pbx._vpbx_call_settings()
-        text, records, error = self._vpbx_read(body, content_type, settings)
+        if unreadable:
+            text, records, error = _lossy_text(body), None, unreadable.render(self.env._)
+        else:
+            text, records, error = self._vpbx_read(body, content_type, settings)
         vals = {
             "pbx_id": pbx.id,
             "company_id": settings.company_id,
             "content_type": (content_type or "")[:255],
             "remote_addr": remote_addr or False,
             "body": text,
+            "body_raw": False if text.encode() == body else base64.b64encode(body),
             "state": "rejected" if error else "new",
             "error": error or False,
             "attempt_count": 1 if error else 0,
@@ -178,8 +198,7 @@ class VpbxWebhookEvent(models.Model):
         try:
             text = body.decode("utf-8-sig")
         except UnicodeDecodeError:
-            text = body.decode("utf-8", errors="replace").replace("\x00", "\ufffd")
-            return text, None, self._vpbx_text(NOT_UTF8)
+            return _lossy_text(body), None, self._vpbx_text(NOT_UTF8)
         if "\x00" in text:
             # PostgreSQL text cannot hold NUL; no JSON or form body has a raw one
             return text.replace("\x00", "\ufffd"), None, self._vpbx_text(HAS_NUL)
@@ -213,9 +232,10 @@ class VpbxWebhookEvent(models.Model):
             """
             INSERT INTO vpbx_webhook_event
                    (pbx_id, company_id, content_type, remote_addr, state, error, attempt_count,
-                    body, records, received_at, create_uid, write_uid, create_date, write_date)
+                    body, body_raw, records, received_at, create_uid, write_uid, create_date,
+                    write_date)
             VALUES (%(pbx_id)s, %(company_id)s, %(content_type)s, %(remote_addr)s, %(state)s,
-                    %(error)s, %(attempt_count)s, %(body)s, %(records)s,
+                    %(error)s, %(attempt_count)s, %(body)s, %(body_raw)s, %(records)s,
                     now() AT TIME ZONE 'UTC', %(uid)s, %(uid)s,
                     now() AT TIME ZONE 'UTC', now() AT TIME ZONE 'UTC')
          RETURNING id, received_at
@@ -240,7 +260,9 @@ class VpbxWebhookEvent(models.Model):
         self.ensure_one()
         if self.records and not fresh:
             return records_from_json(self.records)
-        return self._vpbx_parse(self.body or "", self.content_type, settings)
+        # the raw bytes when Body lost some: U+FFFD would make two call ids one
+        body = base64.b64decode(self.body_raw) if self.body_raw else self.body or ""
+        return self._vpbx_parse(body, self.content_type, settings)
 
     def _vpbx_process_one(self, fresh=False):
         """Parse and upsert; sets the state and returns {id: (state, error)}. Raises on a

@@ -2,13 +2,18 @@
 
 The exact webhook body of SENTECH VPBX is unpublished (docs/pbx-api.md, "Webhooks"), so the
 parser is tolerant of shapes: a JSON object, a JSON list of objects, an API envelope
-(``{"payload": {"items": [...]}}``) or a form body, whose ``data=``/``payload=`` field may hold
-JSON; flat form fields become one record. Whatever arrives, the only exception that escapes is
-``PayloadError``. Each record dict then goes through ``call_mapping.parse_record``.
+(``{"payload": {"items": [...]}}``) or a form body (url-encoded or multipart), whose
+``data=``/``payload=`` field may hold JSON; flat form fields become one record. A form is
+decoded here from the body as sent, strict UTF-8 after percent-decoding: a field that is not
+UTF-8 refuses the body (replacement characters would make two call ids one). Whatever arrives,
+the only exception that escapes is ``PayloadError``. Each record dict then goes through
+``call_mapping.parse_record``.
 """
 
 import json
-from urllib.parse import parse_qsl
+from email.parser import BytesParser
+from email.policy import HTTP
+from urllib.parse import parse_qsl, quote
 
 from .errors import PayloadError
 from .i18n import _lt
@@ -112,17 +117,67 @@ def _records(value, unwrap=3):
     )
 
 
-def _parse_form(text):
+def _field_name(name):
+    """A form field's name as sent (percent-encoded), for an error message."""
+    return quote(name.encode("utf-8", "surrogateescape"), safe="") or '""'
+
+
+def _not_utf8(name):
+    return PayloadError(
+        _lt("The form field %(field)s is not valid UTF-8 text"), field=_field_name(name)
+    )
+
+
+def _form_pairs(text):
+    """(name, value) pairs of a url-encoded form, percent-decoded as strict UTF-8."""
     try:
+        # invalid percent-encoded bytes become lone surrogates: refused below, with the field
         pairs = parse_qsl(
-            text, keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS, errors="strict"
+            text,
+            keep_blank_values=True,
+            max_num_fields=MAX_FORM_FIELDS,
+            encoding="utf-8",
+            errors="surrogateescape",
         )
-    except UnicodeDecodeError:
-        raise PayloadError(_lt("The payload is not valid UTF-8 text")) from None
     except ValueError:
         raise PayloadError(
             _lt("The form payload has more than %(limit)s fields"), limit=MAX_FORM_FIELDS
         ) from None
+    for key, value in pairs:
+        for part in (key, value):
+            try:
+                part.encode("utf-8")
+            except UnicodeEncodeError:
+                raise _not_utf8(key) from None
+    return pairs
+
+
+def _multipart_pairs(body, content_type):
+    """(name, value) pairs of a multipart/form-data body (its parts' contents as UTF-8)."""
+    header = "".join(content_type.splitlines()).encode("latin-1", "replace")
+    message = BytesParser(policy=HTTP).parsebytes(b"Content-Type: " + header + b"\r\n\r\n" + body)
+    if not message.is_multipart() or message.defects:
+        raise PayloadError(
+            _lt("The multipart payload cannot be read: no boundary, or its parts are broken")
+        )
+    pairs = []
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition") or ""
+        if not isinstance(name, str):  # an RFC 2231 name: (charset, language, value)
+            name = name[2]
+        try:
+            value = (part.get_payload(decode=True) or b"").decode("utf-8")
+        except UnicodeDecodeError:
+            raise _not_utf8(name) from None
+        pairs.append((name, value))
+        if len(pairs) > MAX_FORM_FIELDS:
+            raise PayloadError(
+                _lt("The form payload has more than %(limit)s fields"), limit=MAX_FORM_FIELDS
+            )
+    return pairs
+
+
+def _form_records(pairs):
     fields = {}
     for key, value in pairs:
         stripped = value.strip()
@@ -148,11 +203,16 @@ def _parse_form(text):
     return [fields] if fields else []
 
 
+def _parse_form(text):
+    return _form_records(_form_pairs(text))
+
+
 def parse_body(body, content_type=None):
     """Records of a webhook body: JSON object or list of objects, or a form body.
 
-    Raises ``PayloadError`` for invalid UTF-8 or JSON, an empty body, a wrong top-level type,
-    list items that are not objects, nesting deeper than 32 or more than 1000 records.
+    Raises ``PayloadError`` for invalid UTF-8 (form fields included) or JSON, an empty body, a
+    wrong top-level type, list items that are not objects, nesting deeper than 32 or more than
+    1000 records, a multipart body without a boundary.
     """
     try:
         return _parse_body(body, content_type)
@@ -174,10 +234,14 @@ def _parse_body(body, content_type):
             raise PayloadError(_lt("The payload is not valid UTF-8 text")) from None
     else:
         raise PayloadError(_lt("The payload is empty"))
+    if "\x00" in text:  # no JSON or form body has a raw one, and PostgreSQL text cannot hold it
+        raise PayloadError(_lt("The payload contains NUL characters"))
+    ctype = content_type.split(";")[0].strip().lower() if isinstance(content_type, str) else ""
+    if ctype == "multipart/form-data":
+        return _form_records(_multipart_pairs(text.encode("utf-8"), content_type))
     text = text.strip()
     if not text:
         raise PayloadError(_lt("The payload is empty"))
-    ctype = content_type.split(";")[0].strip().lower() if isinstance(content_type, str) else ""
     is_form = ctype == "application/x-www-form-urlencoded"
     if text[0] in "{[":
         try:

@@ -19,6 +19,7 @@ from . import (
     test_ui_tours,
     test_vpbx_client,
     test_webhook,
+    test_webhook_framing,
     test_webhook_fuzz,
     test_webhook_queue,
     test_webhook_registration,

@@ -129,16 +129,16 @@ class TestWebhook(VpbxWebhookCommon):
     def test_oversized_body(self):
         before = self.Event.search_count([])
         big = json.dumps(call_payload("T-413", note="x" * (1024 * 1024)))
-        # werkzeug refuses an announced Content-Length over the route's max_content_length
-        # before the route runs (its own 413 page)
+        # an announced Content-Length over the limit: refused without storing anything
         response = self.post(raw=big)
         self.assertEqual(response.status_code, 413)
+        self.assertEqual(response.json()["error"], "payload_too_large")
         # chunked: no Content-Length, the read itself stops at the limit
         chunks = iter([b'{"transaction_id": "T-413", "note": "'] + [b"y" * 65536] * 20 + [b'"}'])
         response = self.post(raw=chunks)
         self.assertEqual(response.status_code, 413)
         self.assertEqual(response.json()["error"], "payload_too_large")
-        # form bodies are capped by the route's max_content_length
+        # form bodies too
         response = self.post(
             raw="transaction_id=T-413&note=" + "z" * (1024 * 1024),
             content_type="application/x-www-form-urlencoded",
