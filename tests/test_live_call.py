@@ -3,17 +3,29 @@ real webhook POST), what the pop-up may read, and bad live events."""
 
 import json
 import threading
+import uuid
 
 from markupsafe import Markup
 
 from odoo import Command
 from odoo.addons.bus.tests.common import WebsocketCase
+from odoo.addons.sentech_vpbx.services.call_mapping import parse_record
 from odoo.addons.sentech_vpbx.services.live_call import NOTIFICATION_TYPE, live_change
+from odoo.addons.sentech_vpbx.services.transaction import in_new_transaction
 from odoo.addons.sentech_vpbx.tools.vpbx_simulator import VpbxSimulator
-from odoo.tests import BaseCase, new_test_user, tagged
+from odoo.sql_db import db_connect
+from odoo.tests import BaseCase, TransactionCase, new_test_user, tagged
+from odoo.tools import mute_logger
 
 from ..const import GROUP_USER
-from .common import VpbxWebhookCommon, call_payload, live_payload, make_pbx
+from .common import (
+    VpbxWebhookCommon,
+    call_payload,
+    live_payload,
+    make_pbx,
+    real_env,
+    remove_committed_company,
+)
 from .rpc_common import RpcAsUserMixin, password
 
 NUMBER = "0938246810"
@@ -351,9 +363,7 @@ class TestLiveCallCard(LiveCallCommon):
         self.assertEqual(
             {c["name"] for c in card["candidates"]}, {"Chị Lan", twin.name}, "both candidates"
         )
-        self.post_ok(
-            live_payload("CARD-U", "0977111222", sip_user=None, extension="101,102")
-        )
+        self.post_ok(live_payload("CARD-U", "0977111222", sip_user=None, extension="101,102"))
         unknown = self.calls("CARD-U")
         card = self.rpc(self.agent, "vpbx.call", "vpbx_live_card", [unknown.id])
         self.assertFalse(card["partner"])
@@ -393,3 +403,91 @@ class TestLiveCallWebsocket(LiveCallCommon, WebsocketCase):
             live,
             [{"type": NOTIFICATION_TYPE, "payload": {"call_id": call.id, "stage": "ringing"}}],
         )
+
+
+@tagged("post_install", "-at_install")
+class TestLiveCallRace(TransactionCase):
+    """Four deliveries of one state on four real connections at once: one notification.
+
+    Other connections do not see the test's transaction: the company, its account, the agent
+    and the employee are committed on a connection of their own and removed at the end.
+    """
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.dbname = cls.env.cr.dbname
+        with db_connect(cls.dbname).cursor() as cr:
+            env = real_env(cls.registry, cr)
+            company = env["res.company"].create(
+                {"name": f"Live race {uuid.uuid4().hex[:8]}", "country_id": env.ref("base.vn").id}
+            )
+            pbx = make_pbx(env, company)
+            agent = _user(env, f"live_race_{uuid.uuid4().hex[:8]}", company=company)
+            employee = _employee(env, "Race Agent", agent, pbx, "101")
+            cr.commit()  # pylint: disable=invalid-commit
+            cls.company_id, cls.pbx_id = company.id, pbx.id
+            cls.agent_id, cls.partner_id = agent.id, agent.partner_id.id
+            cls.employee_id = employee.id
+        cls.addClassCleanup(cls._remove_fixture)
+
+    @classmethod
+    def _remove_fixture(cls):
+        with db_connect(cls.dbname).cursor() as cr:
+            env = real_env(cls.registry, cr)
+            env["vpbx.call"].search([("pbx_id", "=", cls.pbx_id)]).unlink()
+            env["hr.employee"].browse(cls.employee_id).unlink()
+            env["res.users"].browse(cls.agent_id).active = False
+            env["vpbx.pbx"].browse(cls.pbx_id).unlink()
+            cr.commit()  # pylint: disable=invalid-commit
+            remove_committed_company(env, cls.company_id)
+
+    def _upsert_committed(self, cr, payload):
+        env = real_env(self.registry, cr)
+        settings = env["vpbx.pbx"].browse(self.pbx_id)._vpbx_call_settings()
+        record = parse_record(payload, settings.mapping)
+        Call = env["vpbx.call"]
+        return in_new_transaction(env, lambda: Call._vpbx_upsert_records(settings, [record]).ids)
+
+    def _stages(self, call_id):
+        with db_connect(self.dbname).cursor() as cr:
+            cr.execute(
+                "SELECT message FROM bus_bus WHERE channel = %s ORDER BY id",
+                [json.dumps([self.dbname, "res.partner", self.partner_id]).replace(", ", ",")],
+            )
+            messages = [json.loads(row[0]) for row in cr.fetchall()]
+        return [
+            m["payload"]["stage"]
+            for m in messages
+            if m["type"] == NOTIFICATION_TYPE and m["payload"]["call_id"] == call_id
+        ]
+
+    def _race(self, payload):
+        barrier = threading.Barrier(4)
+        results, errors = [], []
+
+        def worker():
+            try:
+                with db_connect(self.dbname).cursor() as cr:
+                    barrier.wait(30)
+                    results.append(self._upsert_committed(cr, payload))
+            except Exception as error:  # reported by the assertion below
+                errors.append(error)
+
+        threads = [threading.Thread(target=worker) for _index in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(120)
+        self.assertFalse(errors)
+        self.assertEqual(len({tuple(ids) for ids in results}), 1, "one call")
+        return results[0][0]
+
+    @mute_logger("odoo.sql_db")  # the expected unique violations are logged as bad queries
+    def test_four_connections_one_notification_per_stage(self):
+        call_id = f"LIVE-RACE-{uuid.uuid4().hex}"
+        call = self._race(live_payload(call_id, NUMBER, sip_user="101"))
+        self.assertEqual(self._stages(call), ["ringing"])
+        self._race(live_payload(call_id, NUMBER, state="answered", sip_user="101"))
+        self._race(call_payload(call_id, NUMBER, sip_user="101"))
+        self.assertEqual(self._stages(call), ["ringing", "answered", "closed"])
