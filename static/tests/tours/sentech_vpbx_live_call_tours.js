@@ -147,7 +147,7 @@ registry.category("web_tour.tours").add("sentech_vpbx_live_call_unknown", {
         },
         {
             content: "saved",
-            trigger: ".o_breadcrumb .active:contains(Khách mới)",
+            trigger: ".o_form_view .o_form_saved",
         },
     ],
 });
