@@ -64,27 +64,32 @@ export const liveCallService = {
             );
         }
 
+        // Notifications come in order, cards load asynchronously: only the card of the latest
+        // call is shown, never one of a call closed meanwhile. (A new page replays the bus's
+        // last minute: the card's own stage, read now, drops calls that are over.)
+        let latest = null;
+        const closedIds = new Set();
+
         async function onLiveCall({ call_id: callId, stage }) {
             if (dismissedIds().includes(callId)) {
                 return;
             }
             if (stage === "closed") {
+                closedIds.add(callId);
                 close(callId);
                 return;
             }
             const showing = state.card && state.card.id === callId;
-            if (stage === "answered" && !showing) {
-                // a pop-up only for the one who took it, when the ringing was missed
-                const card = await load(callId);
-                if (card && card.answered_by_me) {
-                    state.card = card;
-                    remember(card);
-                }
+            if (stage === "answered" && !showing && state.card) {
+                return; // another call is on screen: a colleague's answer is no news here
+            }
+            latest = callId;
+            const card = await load(callId);
+            if (!card || latest !== callId || closedIds.has(callId) || card.stage === "closed") {
                 return;
             }
-            const card = await load(callId);
-            if (!card) {
-                return;
+            if (card.stage === "answered" && !showing && !card.answered_by_me) {
+                return; // a pop-up only for the one who took it, when the ringing was missed
             }
             // one pop-up: a newer call replaces the one on screen
             state.card = card;
