@@ -32,6 +32,11 @@
         "demo/hr_employee_demo.xml",
     ],
     "assets": {
+        "web.assets_backend": [
+            "sentech_vpbx/static/src/live_call/*.js",
+            "sentech_vpbx/static/src/live_call/*.xml",
+            "sentech_vpbx/static/src/live_call/*.scss",
+        ],
         "web.assets_tests": ["sentech_vpbx/static/tests/tours/*.js"],
     },
     "installable": True,

@@ -10,7 +10,12 @@
    backlog   5,000 queued deliveries stored while no scheduled action ran, then drained by the
              queue on one cron worker with Odoo's default time limits: rate per second, stalls,
              time-outs in the log;
-4. overhead  ORM ``create`` of 100k contacts with the addon vs with its dependencies only.
+4. overhead  ORM ``create`` of 100k contacts with the addon vs with its dependencies only;
+5. live      live call events (issue #15): from the POST of a ``ringing`` event to the pop-up
+             notification on a websocket logged in as the agent (threaded Odoo: the gevent
+             process of --workers does not start in this virtualenv), p50/p95 at 1 and 4
+             senders, at the largest size; and ringing events per second as a share of
+             /web/health at the same concurrency.
 
 Prints a table, writes bench/results.json and rewrites bench/RESULTS.md. Nothing here asserts.
 """
@@ -38,7 +43,7 @@ MAIN_MODULES = (common.MODULE, "sms")
 BASE_MODULES = ("hr", "contacts", "mail", "phone_validation")
 SIM_KEY = "bench-api-key"
 NOTES_MARK = "## Notes"
-SECTIONS = ("lookup", "ingest", "backfill", "backlog", "overhead")
+SECTIONS = ("lookup", "ingest", "backfill", "backlog", "overhead", "live")
 
 
 def say(msg):
@@ -356,6 +361,193 @@ def bench_backlog(db, size, quick):
     return result
 
 
+# --------------------------------------------------------------------------- live calls
+
+LIVE_EXTENSION = "7700"
+LIVE_LOGIN = "bench_live_agent"
+LIVE_PASSWORD = "bench-Live-Pw!1"
+LIVE_AGENT_CODE = """
+%(pbx_code)s
+Users, Employees = env['res.users'].sudo(), env['hr.employee'].sudo()
+groups = [env.ref('base.group_user').id, env.ref('sentech_vpbx.group_vpbx_user').id]
+user = Users.search([('login', '=', %(login)r)]) or Users.create({
+    'name': 'Bench Live Agent', 'login': %(login)r, 'password': %(password)r,
+    'groups_id': [(6, 0, groups)],
+})
+employee = Employees.search([('user_id', '=', user.id)]) or Employees.create(
+    {'name': 'Bench Live Agent', 'user_id': user.id})
+employee.write({'vpbx_pbx_id': pbx.id, 'vpbx_extension': %(extension)r})
+env.cr.commit()
+print('LIVE_OK')
+"""
+
+
+class LiveClient:
+    """A websocket logged in as the agent: the time each live notification arrived, by call."""
+
+    def __init__(self, server, port):
+        import threading
+
+        import requests
+        import websocket
+
+        session = requests.post(
+            f"{server.url}/web/session/authenticate",
+            json={
+                "jsonrpc": "2.0",
+                "params": {"db": server.db, "login": LIVE_LOGIN, "password": LIVE_PASSWORD},
+            },
+            timeout=30,
+        )
+        session.raise_for_status()
+        sid = session.cookies["session_id"]
+        self.ws = websocket.create_connection(
+            f"ws://127.0.0.1:{port}/websocket?version=18.0-5",
+            cookie=f"session_id={sid}",
+            origin=server.url,
+            timeout=60,
+        )
+        self.ws.send(json.dumps({"event_name": "subscribe", "data": {"channels": [], "last": 0}}))
+        self.arrived = {}
+        self._stop = False
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self):
+        while not self._stop:
+            try:
+                data = self.ws.recv()
+            except Exception:  # closed, or a time-out while nothing rings
+                if self._stop:
+                    return
+                continue
+            now = time.perf_counter()
+            for notification in json.loads(data or "[]"):
+                message = notification.get("message", {})
+                if message.get("type") == "sentech_vpbx/live_call":
+                    payload = message["payload"]
+                    if payload["stage"] == "ringing":
+                        self.arrived.setdefault(payload["call_id"], now)
+
+    def close(self):
+        self._stop = True
+        self.ws.close()
+
+
+def _ringing(call_id, number):
+    return {
+        "transaction_id": call_id,
+        "direction": "inbound",
+        "state": "ringing",
+        "phone_number": number,
+        "sip_user": LIVE_EXTENSION,
+        "time_start_call": int(time.time()),
+    }
+
+
+def bench_live(db, size, quick):
+    """Pop-up latency and live-event ingest next to /web/health (see the module doc)."""
+    import concurrent.futures
+    import urllib.request
+
+    out = common.shell(
+        db,
+        LIVE_AGENT_CODE
+        % {
+            "pbx_code": common.PBX_CODE,
+            "login": LIVE_LOGIN,
+            "password": LIVE_PASSWORD,
+            "extension": LIVE_EXTENSION,
+        },
+    )
+    if "LIVE_OK" not in out:
+        raise common.ShellError("the live-call agent could not be set up", out)
+    numbers = [phone or mobile for _pid, phone, mobile in common.contact_numbers(db, 200, seed=15)]
+    per_level = {1: 100, 4: 200} if not quick else {1: 30, 4: 60}
+    health_n = {1: 300, 4: 800} if not quick else {1: 60, 4: 120}
+    # threaded Odoo serves the websocket on its HTTP port; under --workers the gevent process
+    # serves it, which this virtualenv cannot start (pkg_resources misses zope.interface)
+    result = {"contacts": size, "workers": 0, "levels": []}
+    run = time.strftime("%H%M%S")
+    with common.OdooServer(db, workers=0) as server:
+        url = common.webhook_url(server, db)
+        client = LiveClient(server, server.port)
+        try:
+            time.sleep(1)  # subscribed
+
+            def post(call_id, number):
+                request = urllib.request.Request(
+                    url,
+                    data=json.dumps(_ringing(call_id, number)).encode(),
+                    headers={"Content-Type": "application/json"},
+                )
+                started = time.perf_counter()
+                with urllib.request.urlopen(request, timeout=30) as response:
+                    response.read()
+                return call_id, started
+
+            post(f"LIVE-WARM-{run}", numbers[0])
+            for level in (1, 4):
+                health = common.load(
+                    f"{server.url}/web/health", n=health_n[level], concurrency=level
+                )
+                ids = [f"LIVE-{run}-{level}-{i}" for i in range(per_level[level])]
+                with concurrent.futures.ThreadPoolExecutor(level) as pool:
+                    sent = list(
+                        pool.map(post, ids, [numbers[i % len(numbers)] for i in range(len(ids))])
+                    )
+                time.sleep(2)  # the last notifications
+                rows = common.sql(
+                    db,
+                    "SELECT vpbx_call_id, id FROM vpbx_call WHERE vpbx_call_id = ANY(%s)",
+                    [ids],
+                )
+                odoo_ids = dict(rows)
+                latencies = sorted(
+                    (client.arrived[odoo_ids[call_id]] - t0) * 1000
+                    for call_id, t0 in sent
+                    if odoo_ids.get(call_id) in client.arrived
+                )
+                # throughput with the keep-alive driver of /web/health (other new calls)
+                load_ids = [f"LIVE-{run}-{level}-load-{i}" for i in range(per_level[level])]
+                hook = common.load(
+                    url,
+                    [
+                        _ringing(call_id, numbers[i % len(numbers)])
+                        for i, call_id in enumerate(load_ids)
+                    ],
+                    concurrency=level,
+                )
+                rps = hook["rps"]
+                row = {
+                    "senders": level,
+                    "events": len(ids),
+                    "notified": len(latencies),
+                    "popup_p50_ms": round(common.percentile(latencies, 50), 1)
+                    if latencies
+                    else None,
+                    "popup_p95_ms": round(common.percentile(latencies, 95), 1)
+                    if latencies
+                    else None,
+                    "live_rps": round(rps, 1) if rps else None,
+                    "live_p95_ms": hook["p95_ms"],
+                    "errors": hook["errors"],
+                    "health_rps": health["rps"],
+                    "throughput_ratio": round(rps / health["rps"], 3)
+                    if rps and health["rps"]
+                    else None,
+                }
+                result["levels"].append(row)
+                say(
+                    f"live c={level}: pop-up p50 {row['popup_p50_ms']} ms p95"
+                    f" {row['popup_p95_ms']} ms ({row['notified']}/{row['events']} notified),"
+                    f" {row['live_rps']} events/s = {row['throughput_ratio']} of /web/health"
+                )
+        finally:
+            client.close()
+    return result
+
+
 # --------------------------------------------------------------------------- 3. backfill
 
 BACKFILL_SCRIPT = r"""
@@ -582,6 +774,21 @@ def targets(results):
                 f" longest stall {backlog['longest_stall_s']} s",
             )
         )
+    live = results.get("live")
+    for level in (live or {}).get("levels", []):
+        if level["senders"] == 4 and level["popup_p95_ms"] is not None:
+            out.append(
+                (
+                    "live: pop-up p95 <= 100 ms at 4 senders",
+                    level["popup_p95_ms"] <= 100,
+                    f"{level['popup_p95_ms']} ms",
+                )
+            )
+    if live and live.get("levels"):
+        worst = min(level["throughput_ratio"] or 0 for level in live["levels"])
+        out.append(("live: >= 50% of /web/health throughput", worst >= 0.5, f"lowest {worst:.0%}"))
+        missed = sum(level["events"] - level["notified"] for level in live["levels"])
+        out.append(("live: every ringing event notified once", missed == 0, f"{missed} missed"))
     overhead = results.get("overhead")
     if overhead:
         out.append(
@@ -636,6 +843,33 @@ def table(results):
                 f" {s['p50_ms'] / a['p50_ms']:,.0f}x | {o['p50_ms'] / a['p50_ms']:,.1f}x |"
                 f" {a['hit_rate']:.0%} / {s['hit_rate']:.0%} / {o['hit_rate']:.0%} |"
                 f" {a['n']} / {s['n']} / {o['n']} |"
+            )
+        add("")
+    live = results.get("live")
+    if live and live.get("levels"):
+        add(
+            f"### Live calls (pop-up latency, Odoo --workers={live['workers']},"
+            f" {live['contacts']:,} contacts)"
+        )
+        add("")
+        measured("live")
+        add(
+            "From the POST of a `ringing` event to its notification on a websocket logged in as"
+            " the agent (threaded Odoo, websocket on its HTTP port); ringing events per second"
+            " (keep-alive senders, as for /web/health) next to /web/health at the"
+            " same concurrency."
+        )
+        add("")
+        add(
+            "| senders | events | notified | pop-up p50 ms | pop-up p95 ms | events/s |"
+            " /web/health req/s | events / health |"
+        )
+        add("|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for level in live["levels"]:
+            add(
+                f"| {level['senders']} | {level['events']} | {level['notified']} |"
+                f" {level['popup_p50_ms']} | {level['popup_p95_ms']} | {level['live_rps']} |"
+                f" {level['health_rps']} | {level['throughput_ratio']} |"
             )
         add("")
     ingest = results.get("ingest")
@@ -761,7 +995,7 @@ def table(results):
 def main():
     parser = argparse.ArgumentParser(prog="./dev bench", description=__doc__)
     parser.add_argument("--sizes", default="10000,100000,1000000")
-    parser.add_argument("--only", default="lookup,ingest,backfill,overhead")
+    parser.add_argument("--only", default="lookup,ingest,backfill,overhead,live")
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run")
     parser.add_argument("--keep", action="store_true", help="keep the main database")
     parser.add_argument(
@@ -791,7 +1025,7 @@ def main():
             "load_avg": [round(v, 2) for v in os.getloadavg()],
         }
 
-    if only & {"lookup", "ingest", "backfill", "backlog"}:
+    if only & {"lookup", "ingest", "backfill", "backlog", "live"}:
         seconds = common.create_db(DB_MAIN, MAIN_MODULES)
         results["setup"].append(
             f"database with {', '.join(MAIN_MODULES)} created in {seconds:.0f} s"
@@ -828,6 +1062,9 @@ def main():
         if "backlog" in only:
             results["backlog"] = bench_backlog(DB_MAIN, have, args.quick)
             stamp("backlog")
+        if "live" in only:
+            results["live"] = bench_live(DB_MAIN, have, args.quick)
+            stamp("live")
         if not args.keep:
             common.drop_db(DB_MAIN)
     if "overhead" in only:

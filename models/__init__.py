@@ -9,6 +9,7 @@ from . import (
     vpbx_callback,
     vpbx_click2call,
     vpbx_history_import,
+    vpbx_live_call,
     vpbx_partner_phone,
     vpbx_pbx,
     vpbx_sync_state,

@@ -323,8 +323,9 @@ class VpbxCall(models.Model):
                 vals.pop("direction", None)
                 if not vals:
                     return call, False
-            else:
+            elif record.is_final or call.status != "in_progress" or record.status != "ringing":
                 vals.update(status=record.status, is_final=record.is_final)
+            # else: a late ringing event never undoes the answer
             number_changed = (
                 "customer_number_normalized" in vals
                 and vals["customer_number_normalized"] != call.customer_number_normalized

@@ -59,11 +59,21 @@ IN_PROGRESS_STATES = ("answered", "answer", "bridge", "bridged", "in_progress", 
 _EXTENSION = re.compile(r"\d{1,6}")
 _NUMERIC = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d{1,3})?")
 _TOKEN_SEPARATORS = re.compile(r"[\s\-]+")
+#: Several extensions in one field: "101,102", "101:102" (the routing callback's form), "101 102"
+_EXTENSION_SEPARATORS = re.compile(r"[\s,;:|]+")
+#: More extensions than this on one live event is no ring group but garbage: the rest is dropped.
+MAX_RINGING_EXTENSIONS = 50
+MAX_EXTENSION_LENGTH = 32
 
 
 def _token(value):
     """'NO ANSWER', 'no-answer' -> 'no_answer': dispositions and states compare this way."""
     return _TOKEN_SEPARATORS.sub("_", value.strip().lower())
+
+
+def state_token(value):
+    """A state or disposition as compared with the mapping's values ('' for none)."""
+    return _token(value) if isinstance(value, str) else ""
 
 
 def _tokens(text, default):
@@ -146,6 +156,8 @@ class CallRecord:
     recording_url: str | None = None
     agent_name: str | None = None
     customer_name: str | None = None
+    #: every extension the record says rings (or rang) for this call: live events only need it
+    ringing_extensions: tuple = ()
 
 
 #: CallRecord fields holding datetimes (ISO text in the stored form)
@@ -160,7 +172,7 @@ def records_to_json(records):
         row = {
             field.name: getattr(record, field.name)
             for field in dataclasses.fields(record)
-            if getattr(record, field.name) is not None
+            if getattr(record, field.name) not in (None, ())
         }
         for name in _DATETIME_FIELDS:
             if name in row:
@@ -176,6 +188,8 @@ def records_from_json(text):
         for name in _DATETIME_FIELDS:
             if row.get(name):
                 row[name] = datetime.fromisoformat(row[name])
+        if "ringing_extensions" in row:
+            row["ringing_extensions"] = tuple(row["ringing_extensions"])
         records.append(CallRecord(**row))
     return records
 
@@ -295,6 +309,37 @@ def _dicts(value):
     if isinstance(value, list):
         return [item for item in value if isinstance(item, dict)]
     return []
+
+
+def _extension_list(data, field):
+    """The extensions of a field: one scalar (several joined by , ; : or spaces) or a list of
+    scalars (other items of a list are ignored, like the nested containers)."""
+    value = data.get(field)
+    if isinstance(value, list):
+        texts = []
+        for item in value[:MAX_RINGING_EXTENSIONS]:
+            if not isinstance(item, dict | list | bool):
+                texts.append(_text({field: item}, field))
+    else:
+        texts = [_text(data, field)]
+    found = []
+    for text in texts:
+        if text:
+            found.extend(part for part in _EXTENSION_SEPARATORS.split(text) if part)
+    return found
+
+
+def _ringing_extensions(data, extension, listed):
+    """Every extension the record names: its agent's, the listed ones, the ``users_status``
+    entries' (a ring group rings several at once)."""
+    names = [extension, *listed]
+    for entry in _dicts(data.get("users_status"))[:MAX_RINGING_EXTENSIONS]:
+        try:
+            names.append(_user_extension(entry))
+        except PayloadError:  # a nested container only adds names: a bad entry is skipped
+            continue
+    unique = dict.fromkeys(name for name in names if name and len(name) <= MAX_EXTENSION_LENGTH)
+    return tuple(unique)[:MAX_RINGING_EXTENSIONS]
 
 
 def _is_extension(number):
@@ -424,7 +469,10 @@ def _parse_record(data, mapping):
     source = _first(data, ("source_number", "from_number"), _text)
     destination = _first(data, ("destination_number", "to_number"), _text)
     answering = _answering_user(data)
-    extension = _first(data, ("sip_user", "extension"), _text)
+    listed = _extension_list(data, "extension")
+    extension = _text(data, "sip_user")
+    if not extension and len(listed) == 1:
+        extension = listed[0]
     if not extension and answering:
         extension = _user_extension(answering)
     if not extension:
@@ -497,4 +545,5 @@ def _parse_record(data, mapping):
         recording_url=_recording_url(data),
         agent_name=_agent_name(data, extension),
         customer_name=_customer_name(data),
+        ringing_extensions=() if is_final else _ringing_extensions(data, extension, listed),
     )

@@ -9,6 +9,7 @@ from . import (
     test_hr_employee_access,
     test_hr_employee_provisioning,
     test_i18n,
+    test_live_call,
     test_multi_company,
     test_pbx_account,
     test_pbx_faults,

@@ -15,10 +15,12 @@ import os
 import re
 import time
 from pathlib import Path
+from unittest.mock import patch
 from urllib.parse import quote
 
 from websocket import WebSocketConnectionClosedException
 
+from odoo.addons.bus.websocket import WebsocketConnectionHandler
 from odoo.addons.sentech_vpbx.tools.vpbx_simulator import VpbxSimulator
 from odoo.tests import HttpCase, new_test_user, tagged
 from odoo.tests.common import ChromeBrowser
@@ -277,3 +279,57 @@ class TestUiTours(HttpCase):
                     **self.tour_options(self.salesperson, lang, number=NUMBER),
                 )
                 self.assertScreenshots(["contact", "calls", "call_form"])
+
+    def test_04_live_call_pops_up(self):
+        """A ringing event POSTed during the tour pops the caller's card up on the salesperson's
+        screen; Open contact opens it. An unknown number offers Create contact, prefilled, and
+        the contact saved from it takes the ringing call."""
+        # Odoo serves no websocket to tests unless told to (as its own bus tests do)
+        websocket = patch.object(WebsocketConnectionHandler, "websocket_allowed", return_value=True)
+        self.startPatcher(websocket)
+        # a salesperson creates contacts (Sales / User has Contact Creation)
+        self.salesperson.groups_id += self.env.ref("base.group_partner_manager")
+        token = self.pbx.sudo().webhook_token
+        unknown = "0977111222"
+        for lang, short in LANGS.items():
+            with self.subTest(lang=lang, number="known"):
+                call_id = f"TOUR-LIVE-{short}"
+                self.start_tour(
+                    "/odoo",
+                    "sentech_vpbx_live_call_known",
+                    **self.tour_options(
+                        self.salesperson,
+                        lang,
+                        token=token,
+                        call_id=call_id,
+                        number=NUMBER,
+                        extension=EXTENSION,
+                        partner=self.partner.name,
+                    ),
+                )
+                self.assertScreenshots(["live_call"])
+                call = self.env["vpbx.call"].search([("vpbx_call_id", "=", call_id)])
+                self.assertEqual(call.partner_id, self.partner)
+                self.assertEqual(call.vpbx_live_stage, "ringing")
+            with self.subTest(lang=lang, number="unknown"):
+                call_id = f"TOUR-LIVE-NEW-{short}"
+                # a previous run's contact would make the number known
+                self.env["res.partner"].search([("name", "=", "Khách mới")]).write({"phone": False})
+                self.start_tour(
+                    "/odoo",
+                    "sentech_vpbx_live_call_unknown",
+                    **self.tour_options(
+                        self.salesperson,
+                        lang,
+                        token=token,
+                        call_id=call_id,
+                        number=unknown,
+                        extension=EXTENSION,
+                    ),
+                )
+                self.assertScreenshots(["live_call_unknown"])
+                self.env.invalidate_all()
+                call = self.env["vpbx.call"].search([("vpbx_call_id", "=", call_id)])
+                self.assertEqual(call.partner_id.name, "Khách mới", "linked by the matching")
+                # the next language's tour starts from an unknown number again
+                call.partner_id.write({"phone": False})

@@ -221,6 +221,7 @@ class VpbxSimulator:
             ("POST", "/_sim/clear_faults"): self._c_clear_faults,
             ("POST", "/_sim/calls/generate"): self._c_generate,
             ("POST", "/_sim/calls/complete"): self._c_complete,
+            ("POST", "/_sim/ring"): self._c_ring,
             ("POST", "/_sim/agents"): self._c_add_agent,
             ("POST", "/_sim/extension"): self._c_extension,
             ("POST", "/_sim/config"): self._c_config,
@@ -551,6 +552,81 @@ class VpbxSimulator:
                 recording_file=f"{record['transaction_id']}.mp3" if talk else None,
             )
             return dict(record)
+
+    # ------------------------------------------------------------------ live calls
+    def ring_events(self, extension, number, answer=True, ring_sec=4, talk_sec=8):
+        """``[(delay in seconds, body)]`` of one inbound call as live events, then its record:
+        ringing, answered (unless ``answer`` is false), hangup, final record (``state: cdr``)."""
+        extension, start = str(extension), int(_now())
+        tid = str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+        hotline = self.hotlines[0] if self.hotlines else ""
+        agent = self._agent_for(extension)
+        live = {
+            "transaction_id": tid,
+            "call_uuid": tid,
+            "direction": "inbound",
+            "phone_number": number,
+            "from_number": number,
+            "to_number": hotline,
+            "hotline": hotline,
+            "time_start_call": start,
+            "users_status": [{"extension": extension, "answer_at": None}],
+        }
+        events = [(0.0, {**live, "state": "ringing", "event_time": start * 1000})]
+        if answer:
+            answered = start + ring_sec
+            events.append(
+                (
+                    float(ring_sec),
+                    {
+                        **live,
+                        "state": "answered",
+                        "sip_user": extension,
+                        "time_answer_start": answered,
+                        "users_status": [{"extension": extension, "answer_at": answered * 1000}],
+                    },
+                )
+            )
+        stop = float(ring_sec + (talk_sec if answer else 0))
+        hangup = {
+            **live,
+            "state": "hangup",
+            "sip_user": extension,
+            "time_end_call": int(start + stop),
+            "disposition": "answered" if answer else "cancelled",
+        }
+        events.append((stop - (ring_sec if answer else 0), hangup))
+        record = self.add_call(
+            ring_sec=ring_sec,
+            transaction_id=tid,
+            call_uuid=tid,
+            direction="inbound",
+            phone_number=number,
+            sip_user=extension,
+            time_start_call=start,
+            disposition="answered" if answer else "cancelled",
+            bill_sec=talk_sec if answer else 0,
+            user=[{"extension": extension, "full_name": agent["full_name"]}],
+        )
+        events.append((1.0, record))
+        return events
+
+    def ring(self, url, extension, number, answer=True, ring_sec=4, talk_sec=8, wait=True):
+        """Send ``ring_events`` to `url` with their delays (in a thread unless ``wait``);
+        returns the call id and, when waiting, the HTTP statuses."""
+        events = self.ring_events(extension, number, answer, ring_sec, talk_sec)
+        statuses = []
+
+        def run():
+            for delay, body in events:
+                time.sleep(delay)
+                statuses.append(_post(url, body))
+
+        if wait:
+            run()
+        else:
+            threading.Thread(target=run, name="vpbx-sim-ring", daemon=True).start()
+        return events[0][1]["transaction_id"], statuses
 
     # ------------------------------------------------------------------ pushing
     def push(self, url, records, batch=False, form=False, timeout=10):
@@ -934,6 +1010,25 @@ class VpbxSimulator:
         statuses = self.push_to_registered([record]) if body.get("push") else []
         return {"ok": True, "record": record, "pushed": statuses}
 
+    def _c_ring(self, body):
+        """Ring an extension: the live events and the record go to the registered webhook
+        (call_event, else call) with realistic delays, in the background."""
+        with self._lock:
+            hook = self.webhooks.get("call_event") or self.webhooks.get("call")
+        url = body.get("url") or (hook and hook["url"])
+        if not url:
+            raise ValueError("no webhook registered and no url given")
+        call_id, _statuses = self.ring(
+            url,
+            body.get("extension") or "101",
+            body.get("number") or "0938246810",
+            answer=body.get("answer", True),
+            ring_sec=float(body.get("ring_sec", 4)),
+            talk_sec=float(body.get("talk_sec", 8)),
+            wait=False,
+        )
+        return {"ok": True, "transaction_id": call_id, "url": url}
+
     def _c_add_agent(self, body):
         agent = self.add_agent(
             body["full_name"], body["email"], body.get("extension"), body.get("password")
@@ -1138,6 +1233,20 @@ def _cmd_push(args):
     return 0 if ok == len(bodies) else 1
 
 
+def _cmd_ring(args):
+    sim = VpbxSimulator()
+    call_id, statuses = sim.ring(
+        args.url,
+        args.extension,
+        args.number,
+        answer=not args.missed,
+        ring_sec=args.ring_sec,
+        talk_sec=args.talk_sec,
+    )
+    print(json.dumps({"transaction_id": call_id, "statuses": statuses}))
+    return 0 if all(200 <= status < 300 for status in statuses) else 1
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -1159,8 +1268,18 @@ def main(argv=None):
     p_push.add_argument("--seed", type=int)
     p_push.add_argument("--form", action="store_true", help="form-encoded instead of JSON")
     p_push.add_argument("--timeout", type=float, default=10.0)
+    p_ring = sub.add_parser(
+        "ring", help="ring an extension: ringing, answered, hangup, record to a webhook URL"
+    )
+    p_ring.add_argument("--url", required=True)
+    p_ring.add_argument("--extension", default="101")
+    p_ring.add_argument("--number", default="0938246810")
+    p_ring.add_argument("--missed", action="store_true", help="nobody answers")
+    p_ring.add_argument("--ring-sec", type=float, default=4.0)
+    p_ring.add_argument("--talk-sec", type=float, default=8.0)
     args = parser.parse_args(argv)
-    return _cmd_serve(args) if args.command == "serve" else _cmd_push(args)
+    commands = {"serve": _cmd_serve, "push": _cmd_push, "ring": _cmd_ring}
+    return commands[args.command](args)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,305 @@
+"""Live calls: who is told that a call rings, who took it, that it ended; and what the pop-up
+reads.
+
+The upsert of a call (``vpbx.call._vpbx_upsert_record``) is followed by ``_vpbx_live_notify``:
+the rules of ``services.live_call`` say what to send, this file finds the users. A notification
+goes over ``bus.bus`` to the user's own channel (sent when the delivery's transaction commits)
+and carries ids only: the pop-up reads what it shows with ``vpbx_live_card``, under the user's
+own rights. A live event costs no chatter note, no activity and, when nothing changes for
+anyone (a re-send), not even a write.
+
+Who is told: the users of the active employees whose extension rings on the call's account,
+who are VPBX users and may work in the account's company.
+"""
+
+from datetime import datetime, time, timedelta
+
+import pytz
+
+from odoo import api, fields, models
+from odoo.exceptions import AccessError
+from odoo.tools import html2plaintext
+
+from ..const import CALLBACK_ACTIVITY, GROUP_USER
+from ..services.call_mapping import state_token
+from ..services.live_call import (
+    NOTIFICATION_TYPE,
+    call_stage,
+    join_extensions,
+    live_change,
+    split_extensions,
+)
+from ..services.phone import format_display
+
+#: What the pop-up lists of a number's earlier calls, of a contact's activities
+CARD_CALLS = 5
+CARD_ACTIVITIES = 5
+NOTE_LENGTH = 300
+#: Calls of the day listed in the systray
+RECENT_CALLS = 10
+
+
+class VpbxCall(models.Model):
+    _inherit = "vpbx.call"
+
+    vpbx_live_stage = fields.Selection(
+        [("ringing", "Ringing"), ("answered", "Answered"), ("closed", "Closed")],
+        string="Live Notification",
+        readonly=True,
+        copy=False,
+        help="The last stage of this call the ringing phones' users were told of.",
+    )
+    vpbx_live_extensions = fields.Char(
+        string="Rung Extensions",
+        readonly=True,
+        copy=False,
+        help="The extensions that rang for this call (live events), comma-separated.",
+    )
+
+    # ------------------------------------------------------------------ notifying
+
+    @api.model
+    def _vpbx_upsert_record(self, settings, record):
+        call, applied = super()._vpbx_upsert_record(settings, record)
+        if applied and not self.env.context.get("vpbx_no_followup"):
+            call._vpbx_live_notify(settings, record)
+        return call, applied
+
+    def _vpbx_live_notify(self, settings, record):
+        """Tell the users of the call's extensions what changed, once per stage (the call's row
+        is locked by the upsert: concurrent deliveries of one call take turns here)."""
+        self.ensure_one()
+        if self.direction != "inbound":
+            return  # the pop-up is for a customer calling in
+        if record.is_final and not self.vpbx_live_stage:
+            return  # the common case of a final record: nobody was shown this call
+        if not record.is_final and state_token(record.state) not in settings.mapping.live_states:
+            return  # a garbled or unknown state opens no pop-up (the call is stored all the same)
+        extensions = list(record.ringing_extensions)
+        if self.extension and self.status == "in_progress":
+            extensions.append(self.extension)  # the answerer
+        change = live_change(
+            self.vpbx_live_stage,
+            split_extensions(self.vpbx_live_extensions),
+            call_stage(self.status, self.is_final),
+            tuple(extensions),
+        )
+        if change is None:
+            return
+        self.write(
+            {
+                "vpbx_live_stage": change.stage,
+                "vpbx_live_extensions": join_extensions(change.known_extensions)[:1000],
+            }
+        )
+        if change.kind and change.extensions:
+            users = self._vpbx_live_users(settings.pbx_id, settings.company_id, change.extensions)
+            message = {"call_id": self.id, "stage": change.kind}
+            for user in users:
+                user._bus_send(NOTIFICATION_TYPE, message)
+
+    @api.model
+    def _vpbx_live_users(self, pbx_id, company_id, extensions):
+        """The users to tell of a call of account `pbx_id` ringing on `extensions`: those of
+        the active employees with one of these extensions on this very account, active VPBX
+        users allowed in the account's company."""
+        if not extensions:
+            return self.env["res.users"]
+        group_id = self.env["ir.model.data"]._xmlid_to_res_id(GROUP_USER)
+        self.env["hr.employee"].flush_model(["vpbx_extension", "vpbx_pbx_id", "active", "user_id"])
+        self.env["res.users"].flush_model(["active", "company_ids", "groups_id"])
+        self.env.cr.execute(
+            """
+            SELECT DISTINCT e.user_id FROM hr_employee e
+              JOIN res_users u ON u.id = e.user_id AND u.active
+              JOIN res_company_users_rel c ON c.user_id = u.id AND c.cid = %(company)s
+              JOIN res_groups_users_rel g ON g.uid = u.id AND g.gid = %(group)s
+             WHERE e.vpbx_pbx_id = %(pbx)s AND e.vpbx_extension = ANY(%(extensions)s)
+               AND e.active
+            """,
+            {
+                "pbx": pbx_id,
+                "company": company_id,
+                "group": group_id,
+                "extensions": list(extensions),
+            },
+        )
+        return self.env["res.users"].sudo().browse(sorted(row[0] for row in self.env.cr.fetchall()))
+
+    def _vpbx_live_user_ids(self):
+        """Ids of the users this call's live notifications are (or were) for."""
+        self.ensure_one()
+        extensions = split_extensions(self.vpbx_live_extensions)
+        if self.extension:
+            extensions += (self.extension,)
+        users = self._vpbx_live_users(self.pbx_id.id, self.company_id.id, extensions)
+        return set(users.ids) | ({self.user_id.id} if self.user_id else set())
+
+    # ------------------------------------------------------------------ the pop-up's reads
+
+    @api.model
+    def _vpbx_live_call(self, call_id):
+        """The call `call_id` as superuser, if the current user is one of those it rang for;
+        else AccessError: the pop-up reads nothing of calls that are not the user's."""
+        call = self.sudo().browse(int(call_id)).exists()
+        if not call or self.env.uid not in call._vpbx_live_user_ids():
+            raise AccessError(self.env._("This call did not ring on your phone."))
+        return call
+
+    @api.model
+    def vpbx_live_card(self, call_id):
+        """What the pop-up shows of a call that rang on the user's phone: the number, the
+        contact(s), earlier calls with the number, the contact's last note and open activities.
+        Everything but the call itself is read under the user's own rights."""
+        call = self._vpbx_live_call(call_id)
+        status = dict(self._fields["status"]._description_selection(self.env))
+        answered = call.status in ("in_progress", "answered")
+        partners = self._vpbx_readable(call.candidate_partner_ids.ids or call.partner_id.ids)
+        main = self._vpbx_readable(call.partner_id.ids)
+        return {
+            "id": call.id,
+            "stage": call.vpbx_live_stage or call_stage(call.status, call.is_final),
+            "status": call.status,
+            "status_label": status.get(call.status, call.status),
+            "number": call.customer_number or "",
+            "number_display": format_display(call.customer_number, call._vpbx_region()),
+            "customer_name": call.customer_name or "",
+            "answered_by": call._vpbx_agent_label() if answered else "",
+            "answered_by_me": bool(answered and call.user_id.id == self.env.uid),
+            "has_hidden_contact": bool(call.partner_id) and not main,
+            "can_create_partner": self.env["res.partner"].has_access("create"),
+            "partner": self._vpbx_partner_card(main, full=True) if main else False,
+            "candidates": [self._vpbx_partner_card(p) for p in partners]
+            if len(partners) > 1
+            else [],
+            "last_calls": self._vpbx_card_calls(call),
+        }
+
+    @api.model
+    def _vpbx_readable(self, partner_ids):
+        partners = self.env["res.partner"].browse(partner_ids).exists()
+        return partners._filtered_access("read")
+
+    @api.model
+    def _vpbx_partner_card(self, partner, full=False):
+        card = {
+            "id": partner.id,
+            "name": partner.display_name or "",
+            "company": "",
+            "salesperson": "",
+            "tags": [],
+            "image": f"/web/image/res.partner/{partner.id}/avatar_128",
+        }
+        # each part alone: a related record the user may not read leaves only its part out
+        for key, read in (
+            ("company", lambda: partner.parent_id.name or partner.company_name or ""),
+            ("salesperson", lambda: partner.user_id.name or ""),
+            ("tags", lambda: [{"id": t.id, "name": t.name} for t in partner.category_id]),
+        ):
+            try:
+                card[key] = read()
+            except AccessError:
+                continue
+        if full:
+            card["last_note"] = self._vpbx_last_note(partner)
+            card["activities"] = self._vpbx_card_activities(partner)
+        return card
+
+    @api.model
+    def _vpbx_last_note(self, partner):
+        message = self.env["mail.message"].search(
+            [
+                ("model", "=", "res.partner"),
+                ("res_id", "=", partner.id),
+                ("message_type", "=", "comment"),
+            ],
+            order="id desc",
+            limit=1,
+        )
+        text = html2plaintext(message.body or "").strip() if message else ""
+        return text[:NOTE_LENGTH]
+
+    @api.model
+    def _vpbx_card_activities(self, partner):
+        activities = self.env["mail.activity"].search(
+            [("res_model", "=", "res.partner"), ("res_id", "=", partner.id)],
+            order="date_deadline, id",
+            limit=CARD_ACTIVITIES,
+        )
+        return [
+            {
+                "id": activity.id,
+                "summary": activity.summary or activity.activity_type_id.name or "",
+                "date_deadline": fields.Date.to_string(activity.date_deadline),
+                "user": activity.user_id.name or "",
+            }
+            for activity in activities
+        ]
+
+    @api.model
+    def _vpbx_card_calls(self, call):
+        keys = call._vpbx_number_keys()
+        if not keys:
+            return []
+        calls = self.search(
+            [
+                ("id", "!=", call.id),
+                "|",
+                ("customer_number_normalized", "in", keys),
+                ("customer_number_alt_key", "in", keys),
+            ],
+            limit=CARD_CALLS,
+        )
+        status = dict(self._fields["status"]._description_selection(self.env))
+        return [
+            {
+                "id": other.id,
+                "status": other.status,
+                "status_label": status.get(other.status, other.status),
+                "agent": other.sudo()._vpbx_agent_label(),
+                "start_time": fields.Datetime.to_string(other.start_time),
+            }
+            for other in calls
+        ]
+
+    @api.model
+    def vpbx_live_recent(self):
+        """The user's calls of the day, newest first, for the systray."""
+        tz = pytz.timezone(self.env.user.tz or "UTC")
+        today = datetime.now(tz).date()
+        start = tz.localize(datetime.combine(today, time.min)).astimezone(pytz.utc)
+        start = start.replace(tzinfo=None)
+        calls = self.search(
+            [
+                ("user_id", "=", self.env.uid),
+                ("start_time", ">=", start),
+                ("start_time", "<", start + timedelta(days=1)),
+            ],
+            limit=RECENT_CALLS,
+        )
+        status = dict(self._fields["status"]._description_selection(self.env))
+        return [
+            {
+                "id": call.id,
+                "number_display": call.display_name,
+                "partner": call.partner_id.display_name or "",
+                "status_label": status.get(call.status, call.status),
+                "start_time": fields.Datetime.to_string(call.start_time),
+            }
+            for call in calls
+        ]
+
+    @api.model
+    def vpbx_live_call_back_later(self, call_id):
+        """A 'Call back' activity for the user on the contact (else on the call)."""
+        call = self._vpbx_live_call(call_id)
+        partner = self._vpbx_readable(call.partner_id.ids)
+        target = partner.sudo() or call
+        label = format_display(call.customer_number, call._vpbx_region())
+        activity = target.activity_schedule(
+            CALLBACK_ACTIVITY,
+            date_deadline=fields.Date.context_today(self),
+            summary=self.env._("Call back %(number)s", number=label),
+            user_id=self.env.uid,
+        )
+        return activity.id
