@@ -943,12 +943,13 @@ def table(results):
         )
         add("")
         add(
-            "| queued | drained s | per s | median per s | lowest per s | longest stall s |"
-            " time-outs | ERROR lines |"
+            "| queued | first progress after s | drained s | per s | median per s |"
+            " lowest per s | longest stall s | time-outs | ERROR lines |"
         )
-        add("|---:|---:|---:|---:|---:|---:|---:|---:|")
+        add("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         add(
-            f"| {backlog['waiting']} | {backlog['drain_s']} | {backlog['per_s']} |"
+            f"| {backlog['waiting']} | {backlog['first_progress_after_s']} |"
+            f" {backlog['drain_s']} | {backlog['per_s']} |"
             f" {backlog['per_s_median']} | {backlog['per_s_min']} |"
             f" {backlog['longest_stall_s']} | {backlog['timeouts']} | {backlog['errors']} |"
         )
@@ -1076,11 +1077,14 @@ def main():
     if args.merge and old_path.exists():
         # keep the sections this run did not measure (each keeps its own date and load)
         old = json.loads(old_path.read_text(encoding="utf-8"))
+        measured_now = [section for section in SECTIONS if section in results]
         for section in SECTIONS:
             if section not in results and section in old:
                 results[section] = old[section]
                 results["measured"][section] = old.get("measured", {}).get(section)
-        results["setup"] = results["setup"] or old.get("setup", [])
+        # the kept sections' data set-up too; this run's lines say which sections they serve
+        label = f"{'/'.join(measured_now)} section ({time.strftime('%Y-%m-%d')}), its own database"
+        results["setup"] = old.get("setup", []) + [f"{label}: {line}" for line in results["setup"]]
     results["total_s"] = round(time.time() - started, 1)
     results["load_avg_after"] = [round(v, 2) for v in os.getloadavg()]
     text = table(results)

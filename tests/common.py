@@ -88,6 +88,28 @@ def real_env(registry, cr, uid=SUPERUSER_ID, context=None):
     return api.Environment(cr, uid, context or {})
 
 
+def at_once(dbname, work, count=4):
+    """Run ``work(cr)`` on `count` database connections of their own, released at the same
+    moment; returns ``(results, errors)``."""
+    barrier = threading.Barrier(count)
+    results, errors = [], []
+
+    def worker():
+        try:
+            with db_connect(dbname).cursor() as cr:
+                barrier.wait(30)
+                results.append(work(cr))
+        except Exception as error:  # reported by the caller's assertions
+            errors.append(error)
+
+    threads = [threading.Thread(target=worker) for _index in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    return results, errors
+
+
 def remove_committed_company(env, company_id):
     """Delete a company a test committed (then commit), or archive it when its data keeps it."""
     try:

@@ -20,6 +20,7 @@ from odoo.tools import mute_logger
 from ..const import GROUP_USER
 from .common import (
     VpbxWebhookCommon,
+    at_once,
     call_payload,
     live_payload,
     make_pbx,
@@ -467,22 +468,7 @@ class TestLiveCallRace(TransactionCase):
         ]
 
     def _race(self, payload):
-        barrier = threading.Barrier(4)
-        results, errors = [], []
-
-        def worker():
-            try:
-                with db_connect(self.dbname).cursor() as cr:
-                    barrier.wait(30)
-                    results.append(self._upsert_committed(cr, payload))
-            except Exception as error:  # reported by the assertion below
-                errors.append(error)
-
-        threads = [threading.Thread(target=worker) for _index in range(4)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(120)
+        results, errors = at_once(self.dbname, lambda cr: self._upsert_committed(cr, payload))
         self.assertFalse(errors)
         self.assertEqual(len({tuple(ids) for ids in results}), 1, "one call")
         return results[0][0]

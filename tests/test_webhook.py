@@ -20,6 +20,7 @@ from .common import (
     BASE_TIME,
     EVENT_LOGGER,
     VpbxWebhookCommon,
+    at_once,
     call_payload,
     live_payload,
     make_pbx,
@@ -330,22 +331,8 @@ class TestUpsertRace(TransactionCase):
     def test_four_connections_one_call(self):
         call_id = f"RACE-{uuid.uuid4().hex}"
         notes_before = self._count(call_id)[3]
-        barrier = threading.Barrier(4)
-        results, errors = [], []
-
-        def worker():
-            try:
-                with db_connect(self.dbname).cursor() as cr:
-                    barrier.wait(30)
-                    results.append(self._upsert_committed(cr, call_payload(call_id, "0977000111")))
-            except Exception as error:  # reported by the assertion below
-                errors.append(error)
-
-        threads = [threading.Thread(target=worker) for _ in range(4)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(120)
+        payload = call_payload(call_id, "0977000111")
+        results, errors = at_once(self.dbname, lambda cr: self._upsert_committed(cr, payload))
         self.assertFalse(errors)
         self.assertEqual(len(results), 4)
         self.assertEqual(len({tuple(ids) for ids in results}), 1, "all workers got the same call")
