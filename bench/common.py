@@ -43,6 +43,7 @@ Odoo server
     serves `db` alone (``-d`` without ``--db-filter``, unless ``VPBX_BENCH_DBFILTER`` is set);
     context manager; ``.start(timeout=120)`` waits for ``/web/health``; ``.stop()`` (SIGTERM,
     then SIGKILL after 30 s); ``.restart()``; ``.url``; ``.port``; ``.pid``;
+    ``.gevent_port`` (the websocket's under --workers; ``.wait_gevent()`` until it listens);
     ``.worker_pids()`` (HTTP/cron workers, not the gevent process); ``.kill_worker(sig=SIGKILL)``
     kills one worker and returns its pid (the prefork master spawns a new one);
     ``.alive()``; ``.log_path``.
@@ -519,6 +520,7 @@ class OdooServer:
         self.workers = workers
         self.extra_args = list(extra_args)
         self.port = port or free_port()
+        self.gevent_port = free_port()  # the websocket under --workers
         self.max_cron_threads = max_cron_threads
         self.log_path = Path(log_path or ROOT / ".dev" / "logs" / f"bench-odoo-{self.port}.log")
         self.proc = None
@@ -541,7 +543,7 @@ class OdooServer:
             *([f"--db-filter=^{self.db}$"] if os.environ.get("VPBX_BENCH_DBFILTER") else []),
             "--http-interface=127.0.0.1",
             f"--http-port={self.port}",
-            f"--gevent-port={free_port()}",
+            f"--gevent-port={self.gevent_port}",
             f"--workers={self.workers}",
             f"--max-cron-threads={self.max_cron_threads}",
             "--log-level=warn",
@@ -565,6 +567,18 @@ class OdooServer:
 
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
+
+    def wait_gevent(self, timeout=60):
+        """Wait until the gevent process (the websocket under --workers) accepts connections."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection(("127.0.0.1", self.gevent_port), timeout=1),
+            ):
+                return self
+            time.sleep(0.3)
+        raise ShellError(f"Odoo's gevent port did not open within {timeout}s; see {self.log_path}")
 
     def _children(self):
         import psutil
