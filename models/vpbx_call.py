@@ -177,6 +177,21 @@ class VpbxCall(models.Model):
         readonly=True,
         groups=GROUP_MANAGER,
     )
+    # live events: what the ringing phones' users were told (vpbx.live.call)
+    vpbx_live_stage = fields.Selection(
+        [("ringing", "Ringing"), ("answered", "Answered"), ("closed", "Closed")],
+        string="Live Notification",
+        readonly=True,
+        copy=False,
+        help="The last stage of this call the ringing phones' users were told of.",
+    )
+    vpbx_live_extensions = fields.Char(
+        string="Rung Extensions",
+        readonly=True,
+        copy=False,
+        help="The extensions that rang for this call (live events), comma-separated.",
+    )
+
     vpbx_click2call = fields.Boolean(
         string="Click-to-Call",
         readonly=True,
@@ -346,6 +361,8 @@ class VpbxCall(models.Model):
                 call._vpbx_match_employee()
         if call.is_final and not was_final:
             call._vpbx_on_final(settings)
+        if not self.env.context.get("vpbx_no_followup"):
+            self.env["vpbx.live.call"]._vpbx_notify(call, settings, record)
         return call, True
 
     # ------------------------------------------------------------------ click-to-call claim

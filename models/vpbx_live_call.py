@@ -1,7 +1,7 @@
 """Live calls: who is told that a call rings, who took it, that it ended; and what the pop-up
 reads.
 
-The upsert of a call (``vpbx.call._vpbx_upsert_record``) is followed by ``_vpbx_live_notify``:
+The upsert of a call (``vpbx.call._vpbx_upsert_record``) ends with ``_vpbx_notify``:
 the rules of ``services.live_call`` say what to send, this file finds the users. A notification
 goes over ``bus.bus`` to the user's own channel (sent when the delivery's transaction commits)
 and carries ids only: the pop-up reads what it shows with ``vpbx_live_card``, under the user's
@@ -39,54 +39,35 @@ NOTE_LENGTH = 300
 RECENT_CALLS = 10
 
 
-class VpbxCall(models.Model):
-    _inherit = "vpbx.call"
-
-    vpbx_live_stage = fields.Selection(
-        [("ringing", "Ringing"), ("answered", "Answered"), ("closed", "Closed")],
-        string="Live Notification",
-        readonly=True,
-        copy=False,
-        help="The last stage of this call the ringing phones' users were told of.",
-    )
-    vpbx_live_extensions = fields.Char(
-        string="Rung Extensions",
-        readonly=True,
-        copy=False,
-        help="The extensions that rang for this call (live events), comma-separated.",
-    )
+class VpbxLiveCall(models.AbstractModel):
+    _name = "vpbx.live.call"
+    _description = "VPBX Live Calls"
 
     # ------------------------------------------------------------------ notifying
 
     @api.model
-    def _vpbx_upsert_record(self, settings, record):
-        call, applied = super()._vpbx_upsert_record(settings, record)
-        if applied and not self.env.context.get("vpbx_no_followup"):
-            call._vpbx_live_notify(settings, record)
-        return call, applied
-
-    def _vpbx_live_notify(self, settings, record):
-        """Tell the users of the call's extensions what changed, once per stage (the call's row
-        is locked by the upsert: concurrent deliveries of one call take turns here)."""
-        self.ensure_one()
-        if self.direction != "inbound":
+    def _vpbx_notify(self, call, settings, record):
+        """Tell the users of the extensions of `call` what `record` changed, once per stage (the
+        call's row is locked by the upsert: concurrent deliveries of one call take turns here)."""
+        call.ensure_one()
+        if call.direction != "inbound":
             return  # the pop-up is for a customer calling in
-        if record.is_final and not self.vpbx_live_stage:
+        if record.is_final and not call.vpbx_live_stage:
             return  # the common case of a final record: nobody was shown this call
         if not record.is_final and state_token(record.state) not in settings.mapping.live_states:
             return  # a garbled or unknown state opens no pop-up (the call is stored all the same)
         extensions = list(record.ringing_extensions)
-        if self.extension and self.status == "in_progress":
-            extensions.append(self.extension)  # the answerer
+        if call.extension and call.status == "in_progress":
+            extensions.append(call.extension)  # the answerer
         change = live_change(
-            self.vpbx_live_stage,
-            split_extensions(self.vpbx_live_extensions),
-            call_stage(self.status, self.is_final),
+            call.vpbx_live_stage,
+            split_extensions(call.vpbx_live_extensions),
+            call_stage(call.status, call.is_final),
             tuple(extensions),
         )
         if change is None:
             return
-        self.write(
+        call.write(
             {
                 "vpbx_live_stage": change.stage,
                 "vpbx_live_extensions": join_extensions(change.known_extensions)[:1000],
@@ -94,7 +75,7 @@ class VpbxCall(models.Model):
         )
         if change.kind and change.extensions:
             users = self._vpbx_live_users(settings.pbx_id, settings.company_id, change.extensions)
-            message = {"call_id": self.id, "stage": change.kind}
+            message = {"call_id": call.id, "stage": change.kind}
             for user in users:
                 user._bus_send(NOTIFICATION_TYPE, message)
 
@@ -126,14 +107,14 @@ class VpbxCall(models.Model):
         )
         return self.env["res.users"].sudo().browse(sorted(row[0] for row in self.env.cr.fetchall()))
 
-    def _vpbx_live_user_ids(self):
-        """Ids of the users this call's live notifications are (or were) for."""
-        self.ensure_one()
-        extensions = split_extensions(self.vpbx_live_extensions)
-        if self.extension:
-            extensions += (self.extension,)
-        users = self._vpbx_live_users(self.pbx_id.id, self.company_id.id, extensions)
-        return set(users.ids) | ({self.user_id.id} if self.user_id else set())
+    @api.model
+    def _vpbx_live_user_ids(self, call):
+        """Ids of the users the live notifications of `call` are (or were) for."""
+        extensions = split_extensions(call.vpbx_live_extensions)
+        if call.extension:
+            extensions += (call.extension,)
+        users = self._vpbx_live_users(call.pbx_id.id, call.company_id.id, extensions)
+        return set(users.ids) | ({call.user_id.id} if call.user_id else set())
 
     # ------------------------------------------------------------------ the pop-up's reads
 
@@ -141,8 +122,8 @@ class VpbxCall(models.Model):
     def _vpbx_live_call(self, call_id):
         """The call `call_id` as superuser, if the current user is one of those it rang for;
         else AccessError: the pop-up reads nothing of calls that are not the user's."""
-        call = self.sudo().browse(int(call_id)).exists()
-        if not call or self.env.uid not in call._vpbx_live_user_ids():
+        call = self.env["vpbx.call"].sudo().browse(int(call_id)).exists()
+        if not call or self.env.uid not in self._vpbx_live_user_ids(call):
             raise AccessError(self.env._("This call did not ring on your phone."))
         return call
 
@@ -152,7 +133,7 @@ class VpbxCall(models.Model):
         contact(s), earlier calls with the number, the contact's last note and open activities.
         Everything but the call itself is read under the user's own rights."""
         call = self._vpbx_live_call(call_id)
-        status = dict(self._fields["status"]._description_selection(self.env))
+        status = dict(self.env["vpbx.call"]._fields["status"]._description_selection(self.env))
         answered = call.status in ("in_progress", "answered")
         partners = self._vpbx_readable(call.candidate_partner_ids.ids or call.partner_id.ids)
         main = self._vpbx_readable(call.partner_id.ids)
@@ -241,7 +222,7 @@ class VpbxCall(models.Model):
         keys = call._vpbx_number_keys()
         if not keys:
             return []
-        calls = self.search(
+        calls = self.env["vpbx.call"].search(
             [
                 ("id", "!=", call.id),
                 "|",
@@ -250,7 +231,7 @@ class VpbxCall(models.Model):
             ],
             limit=CARD_CALLS,
         )
-        status = dict(self._fields["status"]._description_selection(self.env))
+        status = dict(self.env["vpbx.call"]._fields["status"]._description_selection(self.env))
         return [
             {
                 "id": other.id,
@@ -269,7 +250,7 @@ class VpbxCall(models.Model):
         today = datetime.now(tz).date()
         start = tz.localize(datetime.combine(today, time.min)).astimezone(pytz.utc)
         start = start.replace(tzinfo=None)
-        calls = self.search(
+        calls = self.env["vpbx.call"].search(
             [
                 ("user_id", "=", self.env.uid),
                 ("start_time", ">=", start),
@@ -277,7 +258,7 @@ class VpbxCall(models.Model):
             ],
             limit=RECENT_CALLS,
         )
-        status = dict(self._fields["status"]._description_selection(self.env))
+        status = dict(self.env["vpbx.call"]._fields["status"]._description_selection(self.env))
         return [
             {
                 "id": call.id,

@@ -198,12 +198,11 @@ class TestLiveCallNotify(LiveCallCommon):
         self.post_ok(live_payload("LIVE-G", NUMBER, state="answered", sip_user="102"))
         answered = [s for s in self.sent() if s[2] == "answered"]
         self.assertEqual({s[0] for s in answered}, {self.agent, self.colleague})
-        card = self.rpc(self.agent, "vpbx.call", "vpbx_live_card", [call.id])
+        card = self.rpc(self.agent, "vpbx.live.call", "vpbx_live_card", [call.id])
         self.assertEqual(card["answered_by"], "Live Colleague")
         self.assertFalse(card["answered_by_me"])
-        self.assertTrue(
-            self.rpc(self.colleague, "vpbx.call", "vpbx_live_card", [call.id])["answered_by_me"]
-        )
+        card = self.rpc(self.colleague, "vpbx.live.call", "vpbx_live_card", [call.id])
+        self.assertTrue(card["answered_by_me"])
         self.post_ok(live_payload("LIVE-G", NUMBER, state="hangup", sip_user="102"))
         self.post_ok(call_payload("LIVE-G", NUMBER, sip_user="102"))  # the final record
         closed = [s for s in self.sent() if s[2] == "closed"]
@@ -323,7 +322,7 @@ class TestLiveCallCard(LiveCallCommon):
         self.partner.message_post(body=Markup("<p>Khách <b>quen</b></p>"), message_type="comment")
         self.post_ok(live_payload("CARD-1", NUMBER, sip_user="101"))
         call = self.calls("CARD-1")
-        card = self.rpc(self.agent, "vpbx.call", "vpbx_live_card", [call.id])
+        card = self.rpc(self.agent, "vpbx.live.call", "vpbx_live_card", [call.id])
         self.assertEqual(card["number_display"], "0938 246 810")
         self.assertEqual(card["stage"], "ringing")
         self.assertEqual(card["partner"]["name"], "Chị Lan")
@@ -335,7 +334,7 @@ class TestLiveCallCard(LiveCallCommon):
         self.assertEqual(card["candidates"], [])
         self.assertEqual(len(card["last_calls"]), 0, "the old call is the colleague's")
         # call back later: an activity of the agent on the contact
-        activity_id = self.rpc(self.agent, "vpbx.call", "vpbx_live_call_back_later", [call.id])
+        activity_id = self.rpc(self.agent, "vpbx.live.call", "vpbx_live_call_back_later", [call.id])
         activity = self.env["mail.activity"].browse(activity_id)
         self.assertEqual((activity.res_model, activity.res_id), ("res.partner", self.partner.id))
         self.assertEqual(activity.user_id, self.agent)
@@ -345,7 +344,7 @@ class TestLiveCallCard(LiveCallCommon):
         call = self.calls("CARD-R")
         self.assertEqual(call.partner_id, self.partner)
         self.assertEqual(self.sent(), [(self.restricted, call.id, "ringing")])
-        card = self.rpc(self.restricted, "vpbx.call", "vpbx_live_card", [call.id])
+        card = self.rpc(self.restricted, "vpbx.live.call", "vpbx_live_card", [call.id])
         self.assertFalse(card["partner"], "the contact stays hidden")
         self.assertNotIn("Chị Lan", json.dumps(card, ensure_ascii=False))
         self.assertTrue(card["has_hidden_contact"])
@@ -355,22 +354,22 @@ class TestLiveCallCard(LiveCallCommon):
         self.post_ok(live_payload("CARD-2", NUMBER, sip_user="101"))
         call = self.calls("CARD-2")
         for user in (self.colleague, self.other_account, self.other_company):
-            self.assertDenied(user, "vpbx.call", "vpbx_live_card", [call.id])
+            self.assertDenied(user, "vpbx.live.call", "vpbx_live_card", [call.id])
 
     def test_ambiguous_and_unknown_numbers(self):
         twin = self.env["res.partner"].create({"name": "Anh Minh", "phone": NUMBER})
         self.post_ok(live_payload("CARD-A", NUMBER, sip_user="101"))
-        card = self.rpc(self.agent, "vpbx.call", "vpbx_live_card", [self.calls("CARD-A").id])
+        card = self.rpc(self.agent, "vpbx.live.call", "vpbx_live_card", [self.calls("CARD-A").id])
         self.assertEqual(
             {c["name"] for c in card["candidates"]}, {"Chị Lan", twin.name}, "both candidates"
         )
         self.post_ok(live_payload("CARD-U", "0977111222", sip_user=None, extension="101,102"))
         unknown = self.calls("CARD-U")
-        card = self.rpc(self.agent, "vpbx.call", "vpbx_live_card", [unknown.id])
+        card = self.rpc(self.agent, "vpbx.live.call", "vpbx_live_card", [unknown.id])
         self.assertFalse(card["partner"])
         self.assertFalse(card["has_hidden_contact"])
         self.assertTrue(card["can_create_partner"])
-        plain_card = self.rpc(self.colleague, "vpbx.call", "vpbx_live_card", [unknown.id])
+        plain_card = self.rpc(self.colleague, "vpbx.live.call", "vpbx_live_card", [unknown.id])
         self.assertFalse(plain_card["can_create_partner"], "no Contact Creation right")
         # the contact created from the pop-up picks up the ringing call through the matching
         self.authenticate(self.agent.login, password(self.agent.login))

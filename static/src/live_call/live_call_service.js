@@ -41,7 +41,7 @@ export const liveCallService = {
         async function load(callId) {
             let card;
             try {
-                card = await orm.silent.call("vpbx.call", "vpbx_live_card", [callId]);
+                card = await orm.silent.call("vpbx.live.call", "vpbx_live_card", [callId]);
             } catch {
                 return null; // not (or no longer) readable: no pop-up rather than an error dialog
             }
@@ -114,7 +114,7 @@ export const liveCallService = {
                 close(callId, { everywhere: true });
             },
             async loadRecent() {
-                const calls = await orm.call("vpbx.call", "vpbx_live_recent", []);
+                const calls = await orm.call("vpbx.live.call", "vpbx_live_recent", []);
                 const known = new Set(calls.map((c) => c.id));
                 state.recent = [...calls, ...state.recent.filter((c) => !known.has(c.id))].slice(
                     0,
@@ -123,7 +123,7 @@ export const liveCallService = {
                 state.recentLoaded = true;
             },
             async callBackLater(callId) {
-                return orm.call("vpbx.call", "vpbx_live_call_back_later", [callId]);
+                return orm.call("vpbx.live.call", "vpbx_live_call_back_later", [callId]);
             },
             async refresh(callId) {
                 const card = await load(callId);
