@@ -250,6 +250,10 @@ class VpbxCall(models.Model):
             .with_company(settings.company_id)
             .with_context(mail_create_nolog=True, mail_create_nosubscribe=True, mail_notrack=True)
         )
+        # the account's company is known: computing a new call's company_id (related, so
+        # always computed) then reads no row of the account
+        pbx = self.env["vpbx.pbx"].sudo().browse(settings.pbx_id)
+        self.env.cache.update(pbx, pbx._fields["company_id"], [settings.company_id])
         calls = Call.browse()
         for record in records:
             call, applied = Call._vpbx_upsert_record(settings, record)
@@ -326,39 +330,49 @@ class VpbxCall(models.Model):
                 vals.update(self._vpbx_partner_values(settings.company_id, keys))
             if vals.get("extension"):
                 vals.update(self._vpbx_employee_values(settings.pbx_id, vals["extension"]))
+            live = self.env["vpbx.live.call"]
+            change = None
+            if not self.env.context.get("vpbx_no_followup"):
+                # a live event's stage goes into the INSERT: no UPDATE after it
+                change = live._vpbx_live_change(vals, settings, record)
+                if change is not None:
+                    vals.update(live._vpbx_live_values(change))
             # INSERT now: a concurrent insert of the same call fails here on the unique index
             call = self.create(vals)
-            was_final = False
-        else:
-            call = self.browse(call_id)
-            was_final = call.is_final
-            if was_final and not record.is_final:
-                # a late live event never undoes the final record; it may fill gaps
-                vals = {fname: value for fname, value in vals.items() if value and not call[fname]}
-                vals.pop("direction", None)
-                if not vals:
-                    return call, False
-            elif record.is_final or call.status != "in_progress" or record.status != "ringing":
-                vals.update(status=record.status, is_final=record.is_final)
-            # else: a late ringing event never undoes the answer
-            number_changed = (
-                "customer_number_normalized" in vals
-                and vals["customer_number_normalized"] != call.customer_number_normalized
+            if call.is_final:
+                call._vpbx_on_final(settings)
+            if change is not None:
+                live._vpbx_send(call, settings, change)
+            return call, True
+        call = self.browse(call_id)
+        was_final = call.is_final
+        if was_final and not record.is_final:
+            # a late live event never undoes the final record; it may fill gaps
+            vals = {fname: value for fname, value in vals.items() if value and not call[fname]}
+            vals.pop("direction", None)
+            if not vals:
+                return call, False
+        elif record.is_final or call.status != "in_progress" or record.status != "ringing":
+            vals.update(status=record.status, is_final=record.is_final)
+        # else: a late ringing event never undoes the answer
+        number_changed = (
+            "customer_number_normalized" in vals
+            and vals["customer_number_normalized"] != call.customer_number_normalized
+        )
+        if number_changed:
+            vals.update(
+                partner_id=False, is_ambiguous=False, candidate_partner_ids=[Command.clear()]
             )
-            if number_changed:
-                vals.update(
-                    partner_id=False, is_ambiguous=False, candidate_partner_ids=[Command.clear()]
-                )
-            if call.employee_id and vals.get("extension", call.extension) != call.extension:
-                # another extension took the call (e.g. a ring group): find its employee again
-                vals.update(employee_id=False, user_id=False)
-            call.write(vals)
-            if not call.partner_id and (
-                call.customer_number_normalized or call.customer_number_alt_key
-            ):
-                call._vpbx_match_partner()
-            if call.extension and not call.employee_id:
-                call._vpbx_match_employee()
+        if call.employee_id and vals.get("extension", call.extension) != call.extension:
+            # another extension took the call (e.g. a ring group): find its employee again
+            vals.update(employee_id=False, user_id=False)
+        call.write(vals)
+        if not call.partner_id and (
+            call.customer_number_normalized or call.customer_number_alt_key
+        ):
+            call._vpbx_match_partner()
+        if call.extension and not call.employee_id:
+            call._vpbx_match_employee()
         if call.is_final and not was_final:
             call._vpbx_on_final(settings)
         if not self.env.context.get("vpbx_no_followup"):

@@ -30,6 +30,7 @@ from ..services.live_call import (
     split_extensions,
 )
 from ..services.phone import format_display
+from . import bus_notify
 
 #: What the pop-up lists of a number's earlier calls, of a contact's activities
 CARD_CALLS = 5
@@ -37,6 +38,15 @@ CARD_ACTIVITIES = 5
 NOTE_LENGTH = 300
 #: Calls of the day listed in the systray
 RECENT_CALLS = 10
+#: What the live stage of a call depends on
+LIVE_FIELDS = (
+    "direction",
+    "status",
+    "is_final",
+    "extension",
+    "vpbx_live_stage",
+    "vpbx_live_extensions",
+)
 
 
 class VpbxLiveCall(models.AbstractModel):
@@ -50,48 +60,75 @@ class VpbxLiveCall(models.AbstractModel):
         """Tell the users of the extensions of `call` what `record` changed, once per stage (the
         call's row is locked by the upsert: concurrent deliveries of one call take turns here)."""
         call.ensure_one()
-        if call.direction != "inbound":
-            return  # the pop-up is for a customer calling in
-        if record.is_final and not call.vpbx_live_stage:
-            return  # the common case of a final record: nobody was shown this call
-        if not record.is_final and state_token(record.state) not in settings.mapping.live_states:
-            return  # a garbled or unknown state opens no pop-up (the call is stored all the same)
-        extensions = list(record.ringing_extensions)
-        if call.extension and call.status == "in_progress":
-            extensions.append(call.extension)  # the answerer
-        change = live_change(
-            call.vpbx_live_stage,
-            split_extensions(call.vpbx_live_extensions),
-            call_stage(call.status, call.is_final),
-            tuple(extensions),
-        )
+        values = {fname: call[fname] for fname in LIVE_FIELDS}
+        change = self._vpbx_live_change(values, settings, record)
         if change is None:
             return
-        call.write(
-            {
-                "vpbx_live_stage": change.stage,
-                "vpbx_live_extensions": join_extensions(change.known_extensions)[:1000],
-            }
+        call.write(self._vpbx_live_values(change))
+        self._vpbx_send(call, settings, change)
+
+    @api.model
+    def _vpbx_live_change(self, call, settings, record):
+        """The LiveChange `record` makes to the call of values `call` (LIVE_FIELDS: those of a
+        stored call, or of the call about to be created, which is then written once), None for
+        nothing to tell."""
+        if call.get("direction") != "inbound":
+            return None  # the pop-up is for a customer calling in
+        if record.is_final and not call.get("vpbx_live_stage"):
+            return None  # the common case of a final record: nobody was shown this call
+        if not record.is_final and state_token(record.state) not in settings.mapping.live_states:
+            return None  # a garbled or unknown state opens no pop-up (the call is stored anyway)
+        extensions = list(record.ringing_extensions)
+        if call.get("extension") and call.get("status") == "in_progress":
+            extensions.append(call.get("extension"))  # the answerer
+        return live_change(
+            call.get("vpbx_live_stage") or False,
+            split_extensions(call.get("vpbx_live_extensions") or False),
+            call_stage(call.get("status"), bool(call.get("is_final"))),
+            tuple(extensions),
         )
+
+    @api.model
+    def _vpbx_live_values(self, change):
+        return {
+            "vpbx_live_stage": change.stage,
+            "vpbx_live_extensions": join_extensions(change.known_extensions)[:1000],
+        }
+
+    @api.model
+    def _vpbx_send(self, call, settings, change):
+        """Push `change` of `call` to the users of its extensions (sent once committed)."""
         if change.kind and change.extensions:
-            users = self._vpbx_live_users(settings.pbx_id, settings.company_id, change.extensions)
-            message = {"call_id": call.id, "stage": change.kind}
-            for user in users:
-                user._bus_send(NOTIFICATION_TYPE, message)
+            recipients = self._vpbx_live_recipients(
+                settings.pbx_id, settings.company_id, change.extensions
+            )
+            bus_notify.send(
+                self.env,
+                sorted({partner_id for _user_id, partner_id in recipients}),
+                NOTIFICATION_TYPE,
+                {"call_id": call.id, "stage": change.kind},
+            )
 
     @api.model
     def _vpbx_live_users(self, pbx_id, company_id, extensions):
         """The users to tell of a call of account `pbx_id` ringing on `extensions`: those of
         the active employees with one of these extensions on this very account, active VPBX
         users allowed in the account's company."""
+        recipients = self._vpbx_live_recipients(pbx_id, company_id, extensions)
+        return self.env["res.users"].sudo().browse(sorted(uid for uid, _pid in recipients))
+
+    @api.model
+    def _vpbx_live_recipients(self, pbx_id, company_id, extensions):
+        """``[(user id, partner id)]`` of `_vpbx_live_users`, in one query: the partner is the
+        user's bus channel."""
         if not extensions:
-            return self.env["res.users"]
+            return []
         group_id = self.env["ir.model.data"]._xmlid_to_res_id(GROUP_USER)
         self.env["hr.employee"].flush_model(["vpbx_extension", "vpbx_pbx_id", "active", "user_id"])
-        self.env["res.users"].flush_model(["active", "company_ids", "groups_id"])
+        self.env["res.users"].flush_model(["active", "partner_id", "company_ids", "groups_id"])
         self.env.cr.execute(
             """
-            SELECT DISTINCT e.user_id FROM hr_employee e
+            SELECT DISTINCT u.id, u.partner_id FROM hr_employee e
               JOIN res_users u ON u.id = e.user_id AND u.active
               JOIN res_company_users_rel c ON c.user_id = u.id AND c.cid = %(company)s
               JOIN res_groups_users_rel g ON g.uid = u.id AND g.gid = %(group)s
@@ -105,7 +142,7 @@ class VpbxLiveCall(models.AbstractModel):
                 "extensions": list(extensions),
             },
         )
-        return self.env["res.users"].sudo().browse(sorted(row[0] for row in self.env.cr.fetchall()))
+        return self.env.cr.fetchall()
 
     @api.model
     def _vpbx_live_user_ids(self, call):

@@ -15,7 +15,7 @@ import logging
 import time
 import traceback
 
-from odoo import Command, api, fields, models
+from odoo import api, fields, models
 from odoo.tools import config
 
 from ..const import CRON_WEBHOOK_QUEUE
@@ -281,19 +281,47 @@ class VpbxWebhookEvent(models.Model):
         call_ids = list(dict.fromkeys(record.call_id for record in records))
         stale = []
         calls = self.env["vpbx.call"]._vpbx_upsert_records(settings, records, stale=stale)
-        self.write(
+        state = "ignored" if len(stale) == len(records) else "processed"
+        # One statement, not write(): this runs for every delivery, and write() of the
+        # Many2many reads the relation before linking (an event's calls only grow).
+        self.flush_recordset()
+        self.env.cr.execute(
+            """
+            WITH linked AS (
+                INSERT INTO vpbx_webhook_event_call_rel (event_id, call_id)
+                SELECT %(id)s, unnest(%(calls)s::int[])
+                    ON CONFLICT DO NOTHING
+            )
+            UPDATE vpbx_webhook_event
+               SET state = %(state)s, error = NULL, records = NULL, vpbx_call_id = %(call)s,
+                   attempt_count = COALESCE(attempt_count, 0) + 1, processed_at = %(now)s,
+                   write_uid = %(uid)s, write_date = %(now)s
+             WHERE id = %(id)s
+            """,
             {
-                "state": "ignored" if len(stale) == len(records) else "processed",
-                "error": False,
-                "records": False,
-                # link, not set: set reads the relation first, and an event's calls only grow
-                "call_ids": [Command.link(call_id) for call_id in calls.ids],
-                "vpbx_call_id": ", ".join(call_ids)[:255],
-                "attempt_count": self.attempt_count + 1,
-                "processed_at": fields.Datetime.now(),
-            }
+                "id": self.id,
+                "calls": calls.ids,
+                "state": state,
+                "call": ", ".join(call_ids)[:255] or None,
+                "now": fields.Datetime.now(),
+                "uid": self.env.uid,
+            },
         )
-        return {self.id: (self.state, False)}
+        self.invalidate_recordset(
+            [
+                "state",
+                "error",
+                "records",
+                "call_ids",
+                "vpbx_call_id",
+                "attempt_count",
+                "processed_at",
+                "write_uid",
+                "write_date",
+            ]
+        )
+        calls.invalidate_recordset(["webhook_event_ids"])
+        return {self.id: (state, False)}
 
     def _vpbx_process_records(self, settings, records):
         """The controller's immediate processing of the records it mapped: committed, retried

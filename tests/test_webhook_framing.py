@@ -11,6 +11,7 @@ import json
 import logging
 import socket
 import struct
+import time
 from urllib.parse import urlencode
 
 from odoo.tests import tagged
@@ -232,8 +233,14 @@ class TestWebhookFraming(VpbxWebhookCommon):
                 sock.sendall(body[:40])
                 # close with a reset (RST) instead of an orderly FIN
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            self._wait_remaining_requests()
-        self.env.invalidate_all()
+            # the server may not have started the request's thread yet: wait for the event
+            deadline = time.monotonic() + 10
+            while True:
+                self._wait_remaining_requests()
+                self.env.invalidate_all()
+                if self.Event.search_count([]) > before or time.monotonic() > deadline:
+                    break
+                time.sleep(0.05)
         self.assertEqual(self.Event.search_count([]), before + 1)
         event = self.events()[0]
         self.assertEqual(event.state, "rejected")
