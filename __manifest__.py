@@ -8,7 +8,7 @@
     "author": "SENTECH VPBX integration team",
     "website": "https://github.com/sentech-vpbx/sentech_vpbx",
     "license": "LGPL-3",
-    "depends": ["hr", "contacts", "mail", "sales_team"],
+    "depends": ["hr", "contacts", "mail", "sales_team", "phone_validation"],
     "external_dependencies": {"python": ["requests", "phonenumbers"]},
     "data": [
         "security/security.xml",

@@ -2,6 +2,7 @@ from . import (
     hr_employee,
     hr_employee_base,
     ir_http,
+    phone_blacklist,
     res_company,
     res_config_settings,
     res_partner,

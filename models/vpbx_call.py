@@ -21,9 +21,11 @@ import pytz
 from markupsafe import Markup, escape
 
 from odoo import SUPERUSER_ID, Command, api, fields, models
+from odoo.tools import SQL
 
 from ..const import CALLBACK_ACTIVITY, CALLBACK_STATUSES, GROUP_MANAGER
 from ..services.phone import format_display, phone_keys
+from .phone_blacklist import BLOCKED_KEYS_SQL
 
 _logger = logging.getLogger(__name__)
 
@@ -197,6 +199,15 @@ class VpbxCall(models.Model):
         readonly=True,
         copy=False,
         help="Started from Odoo with a Call button.",
+    )
+
+    # do-not-call (phone.blacklist): read at display time, nothing stored per call
+    vpbx_do_not_call = fields.Boolean(
+        string="Do Not Call",
+        compute="_compute_vpbx_do_not_call",
+        search="_search_vpbx_do_not_call",
+        help="The customer's number is on the do-not-call list (Odoo's phone blacklist, old and"
+        " new Vietnamese numbers alike): it cannot be called from Odoo.",
     )
 
     def init(self):
@@ -674,6 +685,41 @@ class VpbxCall(models.Model):
             )
             Callback._vpbx_set_activity(row_id, activity.id)
         self.callback_activity_id = activity
+
+    # ------------------------------------------------------------------ do-not-call
+
+    @api.depends("customer_number_normalized")
+    def _compute_vpbx_do_not_call(self):
+        blocked = self.env["phone.blacklist"]._vpbx_blocked_keys(
+            self.mapped("customer_number_normalized")
+        )
+        for call in self:
+            call.vpbx_do_not_call = call.customer_number_normalized in blocked
+
+    def _search_vpbx_do_not_call(self, operator, value):
+        if operator not in ("=", "!="):
+            return NotImplemented
+        blocked = SQL(BLOCKED_KEYS_SQL)
+        if (operator == "=") == bool(value):
+            return [("customer_number_normalized", "in", blocked)]
+        return [
+            "|",
+            ("customer_number_normalized", "=", False),
+            ("customer_number_normalized", "not in", blocked),
+        ]
+
+    def action_vpbx_add_do_not_call(self):
+        """Put the numbers of these calls on the do-not-call list (one click, any VPBX user who
+        may read the calls)."""
+        self.env["vpbx.click2call"]._vpbx_check_access()
+        self.check_access("read")
+        if len(self) == 1:
+            origin = self.env._("the call %(call)s", call=self.display_name)
+        else:
+            origin = self.env._("%(count)s calls", count=len(self))
+        numbers = [call.customer_number_normalized or call.customer_number for call in self]
+        region = self[:1]._vpbx_region() if self else "VN"
+        return self.env["phone.blacklist"]._vpbx_add_numbers(numbers, region, origin)
 
     # ------------------------------------------------------------------ UI
 

@@ -5,6 +5,7 @@ from . import (
     test_call_record,
     test_click2call,
     test_concurrent_once,
+    test_do_not_call,
     test_history_sync,
     test_hr_employee_access,
     test_hr_employee_provisioning,
