@@ -1,0 +1,35 @@
+"""Retention windows of the daily purge: which rows are old enough to go, and when a run stops.
+
+Plain Python (no Odoo import); ``models/vpbx_retention.py`` runs the SQL.
+"""
+
+import time
+from datetime import timedelta
+
+#: Webhook events the purge may remove: done with. ``ignored`` is a processed delivery that
+#: changed nothing (a late live event of an ended call). ``new`` (waiting for the queue) and
+#: ``failed`` (waiting for a retry or a replay) are never removed, however old.
+PURGEABLE_EVENT_STATES = ("processed", "ignored", "rejected")
+DEFAULT_EVENT_DAYS = 30
+#: Rows removed by one DELETE (one short transaction each)
+EVENT_BATCH = 5000
+#: Calls are removed through the ORM (their chatter, followers and activities go with them)
+CALL_BATCH = 500
+
+
+def cutoff(now, days):
+    """The moment before which rows go, for a window of `days`; None: kept for ever (0)."""
+    if not days or days <= 0:
+        return None
+    return now - timedelta(days=days)
+
+
+class Budget:
+    """Seconds a run may take; checked between batches, so a run ends soon after."""
+
+    def __init__(self, seconds, clock=time.monotonic):
+        self._clock = clock
+        self.deadline = clock() + seconds
+
+    def spent(self):
+        return self._clock() >= self.deadline
