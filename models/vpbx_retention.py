@@ -3,16 +3,18 @@
 Each account says how long it keeps them (``vpbx.pbx.retention_event_days``, default 30;
 ``retention_call_days``, default 0: for ever). The purge removes old rows in batches, each in a
 short transaction of its own, and never waits for a row: the batch is chosen with
-``FOR UPDATE SKIP LOCKED``, so a row a delivery or a replay holds is left for the next run, and
-the webhook keeps answering while a million rows go. A run stops after its time budget and
-triggers the next one. Only done-with events go (``services.retention``): never a ``new`` one
-waiting for the queue or a ``failed`` one waiting for a replay.
+``FOR UPDATE SKIP LOCKED``, so a row a delivery or a replay holds is left for the next run; it
+rests after each batch as long as the batch took, so the webhook keeps its pace while a million
+rows go. A run stops after its time budget and triggers the next one. Only done-with events go
+(``services.retention``): never a ``new`` one waiting for the queue or a ``failed`` one waiting
+for a replay.
 
 What it removed is logged, and kept on the account (``retention_last_*``, written by SQL so
 that no cache of the webhook path is cleared and an administrator's save never waits).
 """
 
 import logging
+import time
 
 from odoo import api, fields, models
 
@@ -23,6 +25,7 @@ from ..services.retention import (
     PURGEABLE_EVENT_STATES,
     Budget,
     cutoff,
+    pause_after,
 )
 from .vpbx_webhook_event import queue_time_budget
 
@@ -71,6 +74,7 @@ class VpbxRetention(models.AbstractModel):
             return 0, True
         removed = 0
         while True:  # one batch at least: every run moves on
+            started = time.monotonic()
             self.env.cr.execute(
                 """
                 DELETE FROM vpbx_webhook_event WHERE id IN (
@@ -87,6 +91,7 @@ class VpbxRetention(models.AbstractModel):
             if done or budget.spent():
                 self.env["vpbx.webhook.event"].invalidate_model()
                 return removed, done
+            time.sleep(pause_after(time.monotonic() - started))
 
     @api.model
     def _vpbx_purge_calls(self, pbx, now, batch, budget):
@@ -98,6 +103,7 @@ class VpbxRetention(models.AbstractModel):
         Call = self.env["vpbx.call"].sudo()
         removed = 0
         while True:
+            started = time.monotonic()
             self.env.cr.execute(
                 """
                 SELECT id FROM vpbx_call
@@ -117,6 +123,7 @@ class VpbxRetention(models.AbstractModel):
             done = len(ids) < batch
             if done or budget.spent():
                 return removed, done
+            time.sleep(pause_after(time.monotonic() - started))
 
     @api.model
     def _vpbx_record_purge(self, pbx, now, events, calls, done):

@@ -15,6 +15,10 @@ DEFAULT_EVENT_DAYS = 30
 EVENT_BATCH = 5000
 #: Calls are removed through the ORM (their chatter, followers and activities go with them)
 CALL_BATCH = 500
+#: After each batch the purge rests this share of the batch's time (1.0: it works half of the
+#: time at most): a night's purge is not urgent, the webhook's deliveries are.
+PAUSE_RATIO = 1.0
+MAX_PAUSE = 2.0
 
 
 def cutoff(now, days):
@@ -22,6 +26,11 @@ def cutoff(now, days):
     if not days or days <= 0:
         return None
     return now - timedelta(days=days)
+
+
+def pause_after(batch_seconds, ratio=PAUSE_RATIO):
+    """Seconds to rest after a batch that took `batch_seconds`."""
+    return min(max(batch_seconds, 0.0) * ratio, MAX_PAUSE)
 
 
 class Budget:
