@@ -25,6 +25,7 @@ from odoo.tools import SQL
 
 from ..const import CALLBACK_ACTIVITY, CALLBACK_STATUSES, GROUP_MANAGER
 from ..services.phone import format_display, phone_keys
+from ..services.recording_url import playable_url, recording_route
 from .phone_blacklist import BLOCKED_KEYS_SQL
 
 _logger = logging.getLogger(__name__)
@@ -201,6 +202,13 @@ class VpbxCall(models.Model):
         help="Started from Odoo with a Call button.",
     )
 
+    # after the call (issue #17): the recording's player, the do-not-call flag
+    vpbx_recording_src = fields.Char(
+        string="Recording Player",
+        compute="_compute_vpbx_recording_src",
+        help="The Odoo route that plays the recording (it checks the user may read the call);"
+        " empty when the PBX's link is not an http(s) URL: it is then shown as text.",
+    )
     # do-not-call (phone.blacklist): read at display time, nothing stored per call
     vpbx_do_not_call = fields.Boolean(
         string="Do Not Call",
@@ -597,10 +605,7 @@ class VpbxCall(models.Model):
         agent = self._vpbx_agent_label()
         if agent:
             text = _("%(call)s, agent %(agent)s", call=text, agent=agent)
-        body = Markup("<p>%s</p>") % text
-        if self.recording_url:
-            link = Markup('<p><a href="%s" target="_blank" rel="noopener noreferrer">%s</a></p>')
-            body += link % (self.recording_url, _("Recording"))
+        body = Markup("<p>%s</p>") % text + self._vpbx_recording_html()
         # A note notifies nobody: logged with the thread's low-level helper, every value given,
         # as _message_log does, but without reading the author's email and the company's
         # catchall for a reply-to that nobody uses. message_post's recipient and notification
@@ -686,6 +691,30 @@ class VpbxCall(models.Model):
             Callback._vpbx_set_activity(row_id, activity.id)
         self.callback_activity_id = activity
 
+    # ------------------------------------------------------------------ recording
+
+    @api.depends("recording_url")
+    def _compute_vpbx_recording_src(self):
+        for call in self:
+            playable = call.id and playable_url(call.recording_url)
+            call.vpbx_recording_src = recording_route(call.id) if playable else False
+
+    def _vpbx_recording_html(self):
+        """The recording in a note: a link to the checked route (the chatter adds a player to
+        it) for an http(s) URL, the PBX's text escaped otherwise, nothing without one."""
+        self.ensure_one()
+        label = self.env._("Recording")
+        if self.vpbx_recording_src:
+            return Markup(
+                '<p><a class="o_vpbx_recording" href="%s" target="_blank"'
+                ' rel="noopener noreferrer">%s</a></p>'
+            ) % (self.vpbx_recording_src, label)
+        if self.recording_url:
+            return Markup("<p>%s</p>") % self.env._(
+                "%(label)s: %(text)s", label=label, text=self.recording_url
+            )
+        return Markup()
+
     # ------------------------------------------------------------------ do-not-call
 
     @api.depends("customer_number_normalized")
@@ -725,9 +754,9 @@ class VpbxCall(models.Model):
 
     def action_vpbx_open_recording(self):
         self.ensure_one()
-        if not self.recording_url:
+        if not self.vpbx_recording_src:
             return False
-        return {"type": "ir.actions.act_url", "url": self.recording_url, "target": "new"}
+        return {"type": "ir.actions.act_url", "url": self.vpbx_recording_src, "target": "new"}
 
     def action_vpbx_call_back(self):
         """Call the customer of this call again from the user's own extension."""

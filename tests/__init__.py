@@ -17,6 +17,7 @@ from . import (
     test_phone,
     test_properties,
     test_provisioning_service,
+    test_recording,
     test_retention,
     test_two_accounts,
     test_ui_tours,
