@@ -1334,7 +1334,7 @@ def main():
         results["purge"] = bench_purge(args.quick)
         stamp("purge")
         results["setup"].append(
-            f"purge: its own database, 20,000 contacts, {results['purge']['events']:,} events"
+            f"20,000 contacts, {results['purge']['events']:,} events"
             f" and their calls by COPY in {results['purge']['setup_s']} s"
         )
     if "overhead" in only:
