@@ -2,9 +2,10 @@
 
 The players (call form and list, the note in the contact's chatter) point here, never at the
 PBX: a user who may not read the call (another salesperson's, another company's) gets a 404, as
-for a call that does not exist, and never learns the PBX's link. A user who may is redirected to
-the PBX's recording, only when it is an http(s) URL (``services.recording_url``); the browser
-then streams it from the PBX, range requests (seeking) included.
+for a call that does not exist, and never learns the PBX's link. A user who may gets the copy
+archived in Odoo's filestore when there is one (``vpbx.recording``), with range requests so
+that seeking works; otherwise a redirect to the PBX's recording, only when it is an http(s) URL
+(``services.recording_url``), which the browser then streams from the PBX.
 """
 
 from odoo import http
@@ -28,7 +29,13 @@ class VpbxRecordingController(http.Controller):
             call.check_access("read")
             url = playable_url(call.recording_url)
         except (AccessError, MissingError):
-            url = None
+            raise request.not_found() from None
+        attachment = call._vpbx_archived_attachment()
+        if attachment:
+            stream = request.env["ir.binary"]._get_stream_from(attachment, "raw")
+            response = stream.get_response()  # conditional: Range, If-None-Match
+            response.headers["Cache-Control"] = "private, no-store"
+            return response
         if not url:
             raise request.not_found()
         response = request.redirect(url, code=302, local=False)

@@ -13,6 +13,7 @@ from . import (
     vpbx_live_call,
     vpbx_partner_phone,
     vpbx_pbx,
+    vpbx_recording,
     vpbx_retention,
     vpbx_sync_state,
     vpbx_webhook_event,

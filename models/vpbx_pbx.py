@@ -377,12 +377,43 @@ class VpbxPbx(models.Model):
         " their chatter and activities (the note in the contact's chatter stays). 0: kept for"
         " ever.",
     )
+    recording_archive = fields.Boolean(
+        string="Archive Recordings",
+        help="Keep a copy of each call's recording in Odoo's filestore (a scheduled action"
+        " fetches it from the PBX, whose links may expire).",
+    )
+    recording_max_mb = fields.Integer(
+        string="Largest Recording (MB)",
+        default=50,
+        help="A recording larger than this is not archived; it still plays from the PBX.",
+    )
+    recording_timeout = fields.Float(
+        string="Recording Download Time-out (seconds)",
+        default=30.0,
+        help="Time allowed for the whole download of one recording; tried again later.",
+    )
+    recording_allowed_hosts = fields.Char(
+        string="Private Recording Hosts",
+        groups=GROUP_MANAGER,
+        help="Recordings are fetched from public addresses only. List here, comma-separated,"
+        " the host names or addresses of your own PBX on a private network, if it serves them"
+        " from there.",
+    )
+    recording_keep_days = fields.Integer(
+        string="Keep Archived Recordings (days)",
+        default=0,
+        help="Archived recordings older than this are removed from Odoo's filestore (the player"
+        " then goes back to the PBX's link). 0: kept as long as the call.",
+    )
     # written by the purge (SQL): what its last run removed
     retention_last_run = fields.Datetime(string="Last Purge", readonly=True, copy=False)
     retention_last_events = fields.Integer(
         string="Webhook Events Removed", readonly=True, copy=False
     )
     retention_last_calls = fields.Integer(string="Calls Removed", readonly=True, copy=False)
+    retention_last_recordings = fields.Integer(
+        string="Archived Recordings Removed", readonly=True, copy=False
+    )
     retention_last_complete = fields.Boolean(
         string="Last Purge Complete",
         default=True,
@@ -425,16 +456,19 @@ class VpbxPbx(models.Model):
                     )
                 )
 
-    @api.constrains("retention_event_days", "retention_call_days")
+    @api.constrains("retention_event_days", "retention_call_days", "recording_keep_days")
     def _check_retention_days(self):
         for pbx in self:
-            if pbx.retention_event_days < 0 or pbx.retention_call_days < 0:
+            days = (pbx.retention_event_days, pbx.retention_call_days, pbx.recording_keep_days)
+            if min(days) < 0:
                 raise ValidationError(
                     self.env._(
                         "Retention periods are a number of days, 0 to keep for ever (got"
-                        " %(events)s days for webhook events, %(calls)s days for calls).",
+                        " %(events)s days for webhook events, %(calls)s days for calls,"
+                        " %(recordings)s days for archived recordings).",
                         events=pbx.retention_event_days,
                         calls=pbx.retention_call_days,
+                        recordings=pbx.recording_keep_days,
                     )
                 )
 

@@ -23,6 +23,7 @@ from ..services.retention import (
     CALL_BATCH,
     EVENT_BATCH,
     PURGEABLE_EVENT_STATES,
+    RECORDING_BATCH,
     Budget,
     cutoff,
     pause_after,
@@ -51,10 +52,11 @@ class VpbxRetention(models.AbstractModel):
         removed, complete = {}, True
         for index, pbx in enumerate(accounts):
             events, done = self._vpbx_purge_events(pbx, now, event_batch, budget)
-            calls = 0
+            calls = recordings = 0
             if done:
+                recordings = self._vpbx_purge_recordings(pbx, now)
                 calls, done = self._vpbx_purge_calls(pbx, now, call_batch, budget)
-            self._vpbx_record_purge(pbx, now, events, calls, done)
+            self._vpbx_record_purge(pbx, now, events, calls, done, recordings)
             removed[pbx.id] = (events, calls)
             if not done or (budget.spent() and index + 1 < len(accounts)):
                 # the next run starts over, quickly past the accounts already done
@@ -126,14 +128,38 @@ class VpbxRetention(models.AbstractModel):
             time.sleep(pause_after(time.monotonic() - started))
 
     @api.model
-    def _vpbx_record_purge(self, pbx, now, events, calls, done):
+    def _vpbx_purge_recordings(self, pbx, now, batch=RECORDING_BATCH):
+        """Archived recordings older than the account keeps them: the audio goes (the row
+        stays, "purged", and the player goes back to the PBX's link). Returns the count."""
+        before = cutoff(now, pbx.recording_keep_days)
+        if before is None:
+            return 0
+        Recording = self.env["vpbx.recording"].sudo()
+        removed = 0
+        while True:
+            rows = Recording.search(
+                [("pbx_id", "=", pbx.id), ("state", "=", "archived"), ("archived_at", "<", before)],
+                limit=batch,
+            )
+            rows.attachment_id.unlink()
+            rows.write({"state": "purged", "size": 0})
+            self.env.flush_all()
+            self.env.cr.commit()  # pylint: disable=invalid-commit
+            removed += len(rows)
+            if len(rows) < batch:
+                return removed
+
+    @api.model
+    def _vpbx_record_purge(self, pbx, now, events, calls, done, recordings=0):
         """Log and keep on the account what the purge removed. A run cut short by its budget
         is continued by the next one: their counts add up until the purge is done."""
         _logger.info(
-            "VPBX retention: account %s: %s webhook event(s) and %s call(s) removed%s",
+            "VPBX retention: account %s: %s webhook event(s), %s call(s) and %s archived"
+            " recording(s) removed%s",
             pbx.id,
             events,
             calls,
+            recordings,
             "" if done else " (to be continued)",
         )
         self.env.cr.execute(
@@ -145,17 +171,28 @@ class VpbxRetention(models.AbstractModel):
                    retention_last_calls = CASE WHEN retention_last_complete IS FALSE
                                                THEN COALESCE(retention_last_calls, 0) + %(calls)s
                                                ELSE %(calls)s END,
+                   retention_last_recordings = CASE WHEN retention_last_complete IS FALSE
+                                THEN COALESCE(retention_last_recordings, 0) + %(recordings)s
+                                ELSE %(recordings)s END,
                    retention_last_run = %(now)s,
                    retention_last_complete = %(done)s
              WHERE id = %(pbx)s
             """,
-            {"events": events, "calls": calls, "now": now, "done": done, "pbx": pbx.id},
+            {
+                "events": events,
+                "calls": calls,
+                "recordings": recordings,
+                "now": now,
+                "done": done,
+                "pbx": pbx.id,
+            },
         )
         self.env.cr.commit()  # pylint: disable=invalid-commit
         pbx.invalidate_recordset(
             [
                 "retention_last_events",
                 "retention_last_calls",
+                "retention_last_recordings",
                 "retention_last_run",
                 "retention_last_complete",
             ]

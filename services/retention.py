@@ -15,6 +15,8 @@ DEFAULT_EVENT_DAYS = 30
 EVENT_BATCH = 5000
 #: Calls are removed through the ORM (their chatter, followers and activities go with them)
 CALL_BATCH = 500
+#: Archived recordings: files in the filestore, removed through the ORM
+RECORDING_BATCH = 200
 #: After each batch the purge rests this share of the batch's time (1.0: it works half of the
 #: time at most): a night's purge is not urgent, the webhook's deliveries are.
 PAUSE_RATIO = 1.0

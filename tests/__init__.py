@@ -18,6 +18,7 @@ from . import (
     test_properties,
     test_provisioning_service,
     test_recording,
+    test_recording_archive,
     test_retention,
     test_two_accounts,
     test_ui_tours,
