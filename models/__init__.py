@@ -7,6 +7,7 @@ from . import (
     res_config_settings,
     res_partner,
     vpbx_call,
+    vpbx_call_outcome,
     vpbx_callback,
     vpbx_click2call,
     vpbx_history_import,

@@ -2,6 +2,7 @@ from . import (
     test_access_rights,
     test_call_followup,
     test_call_matching,
+    test_call_outcome,
     test_call_record,
     test_click2call,
     test_concurrent_once,
