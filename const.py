@@ -13,6 +13,7 @@ CALLBACK_STATUSES = ("missed", "busy", "failed")
 #: Scheduled actions woken by the code
 CRON_WEBHOOK_QUEUE = "sentech_vpbx.ir_cron_vpbx_process_webhook_queue"
 CRON_HISTORY_IMPORT = "sentech_vpbx.ir_cron_vpbx_history_import"
+CRON_PURGE = "sentech_vpbx.ir_cron_vpbx_purge"
 
 #: Window actions opened by buttons
 ACTION_CALLS = "sentech_vpbx.action_vpbx_call"

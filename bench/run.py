@@ -16,6 +16,10 @@
              websocket on its gevent port), p50/p95 at 1 and 4
              senders, at the largest size; and ringing events per second as a share of
              /web/health at the same concurrency.
+6. purge     retention (issue #17): the daily purge of 1M old raw webhook events (set up by
+             COPY, each linked to a call) in an odoo-bin shell, run after run as the scheduled
+             action would; webhook p50/p95 at 4 senders while it runs, side by side with the
+             same load without it (Odoo --workers=2, its own database).
 
 Prints a table, writes bench/results.json and rewrites bench/RESULTS.md. Nothing here asserts.
 """
@@ -38,12 +42,14 @@ HERE = Path(__file__).resolve().parent
 DB_MAIN = "vpbx_bench_main"
 DB_OVH_ADDON = "vpbx_bench_ovh_addon"
 DB_OVH_BASE = "vpbx_bench_ovh_base"
+DB_PURGE = "vpbx_bench_purge"
+DB_DASHBOARD = "vpbx_bench_dashboard"
 #: Odoo's phone_mobile_search exists on res.partner only with `sms` (mail.thread.phone)
 MAIN_MODULES = (common.MODULE, "sms")
 BASE_MODULES = ("hr", "contacts", "mail", "phone_validation")
 SIM_KEY = "bench-api-key"
 NOTES_MARK = "## Notes"
-SECTIONS = ("lookup", "ingest", "backfill", "backlog", "overhead", "live")
+SECTIONS = ("lookup", "ingest", "backfill", "backlog", "overhead", "live", "purge", "dashboard")
 
 
 def say(msg):
@@ -698,6 +704,335 @@ def bench_overhead(quick):
     return result
 
 
+# --------------------------------------------------------------------------- 6. purge
+
+PURGE_CODE = """
+import json, time
+Pbx = env['vpbx.pbx'].sudo().with_context(active_test=False)
+wall = time.time()
+start, runs, events, calls = time.perf_counter(), 0, 0, 0
+while True:
+    removed = env['vpbx.retention']._cron_vpbx_purge()
+    runs += 1
+    events += sum(count[0] for count in removed.values())
+    calls += sum(count[1] for count in removed.values())
+    env.invalidate_all()
+    if all(Pbx.search([]).mapped('retention_last_complete')):
+        break
+print('PURGE=' + json.dumps({'seconds': round(time.perf_counter() - start, 2), 'runs': runs,
+      'events': events, 'calls': calls, 'window': [wall, time.time()]}))
+"""
+
+
+def _purge_data(db, n, seed=17):
+    """`n` raw webhook events 35-95 days old, each linked to one of n/5 calls, by COPY:
+    98.5 % processed (purged), 1 % failed and 0.5 % new (kept however old)."""
+    rng = random.Random(seed)
+    account = common.pbx_id(db)
+    company = common.sql(db, "SELECT company_id FROM vpbx_pbx WHERE id = %s", [account])[0][0]
+    numbers = [caller for _pid, caller in lookup_samples(db, 2000, seed=seed)]
+    now = time.time()
+    n_calls = max(1, n // 5)
+    start = time.perf_counter()
+    conn = common.connect(db, autocommit=False)
+    try:
+        with conn.cursor() as cur:
+            calls = []
+            for index in range(n_calls):
+                at = time.strftime(
+                    "%Y-%m-%d %H:%M:%S", time.gmtime(now - rng.uniform(35, 95) * 86400)
+                )
+                number = rng.choice(numbers)
+                calls.append(
+                    (f"purge-{index}", account, company, "inbound", "answered", True, number,
+                     "+" + number, at, 65, 1, at, 1, at)
+                )  # fmt: skip
+            common._copy(
+                cur,
+                "vpbx_call",
+                ["vpbx_call_id", "pbx_id", "company_id", "direction", "status", "is_final",
+                 "customer_number", "customer_number_normalized", "start_time", "duration",
+                 "create_uid", "create_date", "write_uid", "write_date"],
+                calls,
+            )  # fmt: skip
+
+            def events():
+                for index in range(n):
+                    call = calls[index % n_calls]
+                    at = time.strftime(
+                        "%Y-%m-%d %H:%M:%S", time.gmtime(now - rng.uniform(35, 95) * 86400)
+                    )
+                    roll = rng.random()
+                    state = "failed" if roll < 0.01 else "new" if roll < 0.015 else "processed"
+                    body = json.dumps(
+                        {
+                            "transaction_id": call[0],
+                            "direction": "inbound",
+                            "phone_number": call[6],
+                            "sip_user": "9101",
+                            "sip_number": "842888806669",
+                            "disposition": "answered",
+                            "time_start_call": int(now) - 86400 * 40,
+                            "duration": 65,
+                            "bill_sec": 60,
+                            "recording_file_url": f"https://rec.example.com/{call[0]}.mp3",
+                        }
+                    )
+                    yield (account, company, at, "application/json", body, state, call[0],
+                           1, at, 1, at, 1, at)  # fmt: skip
+
+            common._copy(
+                cur,
+                "vpbx_webhook_event",
+                ["pbx_id", "company_id", "received_at", "content_type", "body", "state",
+                 "vpbx_call_id", "attempt_count", "processed_at", "create_uid", "create_date",
+                 "write_uid", "write_date"],
+                events(),
+            )  # fmt: skip
+            cur.execute(
+                "INSERT INTO vpbx_webhook_event_call_rel (event_id, call_id)"
+                " SELECT e.id, c.id FROM vpbx_webhook_event e JOIN vpbx_call c"
+                " ON c.pbx_id = e.pbx_id AND c.vpbx_call_id = e.vpbx_call_id"
+                " WHERE e.vpbx_call_id LIKE 'purge-%%'"
+            )
+        conn.commit()
+    finally:
+        conn.close()
+    common.sql(db, "ANALYZE vpbx_webhook_event")
+    common.sql(db, "ANALYZE vpbx_webhook_event_call_rel")
+    common.sql(db, "ANALYZE vpbx_call")
+    return round(time.perf_counter() - start, 1)
+
+
+def _timed_poster(url, log):
+    """A load() target posting to `url` on a keep-alive connection per thread; appends
+    ``(start, end, status)`` (time.time(), comparable with another process's) of each request
+    to `log`."""
+    import http.client
+    import threading
+    import urllib.parse
+
+    parsed = urllib.parse.urlsplit(url)
+    local = threading.local()
+
+    def post(body):
+        start = time.time()
+        status = 0
+        try:
+            if getattr(local, "conn", None) is None:
+                local.conn = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=30)
+            local.conn.request(
+                "POST", parsed.path, json.dumps(body), {"Content-Type": "application/json"}
+            )
+            resp = local.conn.getresponse()
+            resp.read()
+            status = resp.status
+        except Exception:  # counted as status 0
+            local.conn = None
+        log.append((start, time.time(), status))
+        return status
+
+    return post
+
+
+def _latency_stats(entries):
+    times = sorted(end - start for start, end, _status in entries)
+    errors = sum(1 for *_times, status in entries if status == 0 or status >= 400)
+    stats = _ms_stats(times) if times else {}
+    return {**stats, "requests": len(entries), "errors": errors}
+
+
+# --------------------------------------------------------------------------- dashboard
+
+DASHBOARD_AGENTS_CODE = """
+%(pbx_code)s
+employees = env['hr.employee'].create([
+    {'name': f'Agent {i}', 'vpbx_pbx_id': pbx.id, 'vpbx_extension': str(7000 + i)}
+    for i in range(%(agents)d)
+])
+env.cr.commit()
+print('EMPLOYEES=' + ','.join(str(e.id) for e in employees))
+"""
+
+DASHBOARD_CODE = r"""
+import json, time
+admin = env.ref('base.user_admin')
+assert admin.has_group('sentech_vpbx.group_vpbx_manager')
+Call = env['vpbx.call'].with_user(admin)
+timings = {'kpis': [], 'by_agent': [], 'by_day': []}
+domain = [('is_final', '=', True), ('start_time', '>=', '%(since)s'), ('direction', '=', 'inbound')]
+figures = None
+for _round in range(%(rounds)d):
+    env.invalidate_all()
+    t0 = time.perf_counter()
+    figures = Call.vpbx_call_center(days=30)
+    timings['kpis'].append((time.perf_counter() - t0) * 1000)
+    t0 = time.perf_counter()
+    Call.read_group(domain, ['answered_percent:avg', 'ring_duration:avg', 'callback_minutes:avg'],
+                    ['employee_id'], lazy=False)
+    timings['by_agent'].append((time.perf_counter() - t0) * 1000)
+    t0 = time.perf_counter()
+    Call.read_group(domain, ['__count'], ['start_time:day'], lazy=False)
+    timings['by_day'].append((time.perf_counter() - t0) * 1000)
+print('DASHBOARD=' + json.dumps({'timings': timings, 'figures': figures}))
+"""
+
+
+def _dashboard_data(db, n, employees, seed=23):
+    """`n` finished calls over the last 365 days by COPY, with the stored measures the addon
+    computes (answer rate, ring time, time to call back): 70 % inbound, of which ~22 % missed;
+    of the missed, 60 % called back after 1-600 minutes."""
+    rng = random.Random(seed)
+    account = common.pbx_id(db)
+    company = common.sql(db, "SELECT company_id FROM vpbx_pbx WHERE id = %s", [account])[0][0]
+    numbers = [caller for _pid, caller in lookup_samples(db, 5000, seed=seed)]
+    hotlines = ["842888806669", "842873001234", "842439998888", "19006868", "18001234"]
+    now = time.time()
+    start = time.perf_counter()
+    conn = common.connect(db, autocommit=False)
+
+    def rows():
+        for index in range(n):
+            started = now - rng.uniform(0, 365) * 86400
+            at = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(started))
+            inbound = rng.random() < 0.7
+            answered = rng.random() < (0.78 if inbound else 0.6)
+            ring = rng.randint(2, 25) if answered else rng.randint(5, 40)
+            talk = rng.randint(10, 600) if answered else 0
+            missed = inbound and not answered
+            state = None
+            if missed:
+                state = "done" if rng.random() < 0.6 else "pending"
+            minutes = round(rng.uniform(1, 600), 1) if state == "done" else None
+            number = rng.choice(numbers)
+            yield (
+                f"dash-{index}", account, company, "inbound" if inbound else "outbound",
+                "answered" if answered else "missed", True, number, "+" + number,
+                rng.choice(employees), rng.choice(hotlines), at, ring + talk, talk,
+                100 if answered else 0, ring, state, minutes, 1, at, 1, at,
+            )  # fmt: skip
+
+    try:
+        with conn.cursor() as cur:
+            common._copy(
+                cur,
+                "vpbx_call",
+                ["vpbx_call_id", "pbx_id", "company_id", "direction", "status", "is_final",
+                 "customer_number", "customer_number_normalized", "employee_id", "hotline",
+                 "start_time", "duration", "talk_duration", "answered_percent", "ring_duration",
+                 "callback_state", "callback_minutes", "create_uid", "create_date", "write_uid",
+                 "write_date"],
+                rows(),
+            )  # fmt: skip
+        conn.commit()
+    finally:
+        conn.close()
+    common.sql(db, "ANALYZE vpbx_call")
+    return round(time.perf_counter() - start, 1)
+
+
+def bench_dashboard(quick):
+    """The Call center at a million calls: its figures (``vpbx.call.vpbx_call_center``, the
+    main view), and the analysis it opens (answer rate by agent, calls per day), as a manager,
+    in one ``odoo-bin shell``: no HTTP, what the server spends."""
+    n = 1_000_000 if not quick else 50_000
+    common.create_db(DB_DASHBOARD, (common.MODULE,))
+    common.generate_contacts(DB_DASHBOARD, 20000, seed=23)
+    out = common.shell(
+        DB_DASHBOARD, DASHBOARD_AGENTS_CODE % {"pbx_code": common.PBX_CODE, "agents": 50}
+    )
+    employees = [int(x) for x in out.split("EMPLOYEES=", 1)[1].split()[0].split(",")]
+    setup_s = _dashboard_data(DB_DASHBOARD, n, employees)
+    say(f"dashboard: {n:,} calls by COPY in {setup_s} s")
+    since = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(time.time() - 30 * 86400))
+    out = common.shell(DB_DASHBOARD, DASHBOARD_CODE % {"since": since, "rounds": 7}, timeout=900)
+    data = json.loads(out.split("DASHBOARD=", 1)[1].splitlines()[0])
+    result = {"calls": n, "setup_s": setup_s, "figures": data["figures"]}
+    for name, measured in data["timings"].items():
+        values = sorted(measured)
+        result[name] = {
+            "first_ms": round(measured[0], 1),
+            "p50_ms": round(common.percentile(values, 50), 1),
+            "max_ms": round(values[-1], 1),
+        }
+    say(
+        f"dashboard: figures {result['kpis']['p50_ms']} ms (first {result['kpis']['first_ms']}),"
+        f" by agent {result['by_agent']['p50_ms']} ms, by day {result['by_day']['p50_ms']} ms"
+    )
+    common.drop_db(DB_DASHBOARD)
+    return result
+
+
+def bench_purge(quick):
+    n = 1_000_000 if not quick else 100_000
+    rounds_n, senders = 300, 4
+    common.create_db(DB_PURGE, (common.MODULE,))
+    common.generate_contacts(DB_PURGE, 20000, seed=17)
+    setup_s = _purge_data(DB_PURGE, n)
+    kept_before = common.sql(
+        DB_PURGE, "SELECT count(*) FROM vpbx_webhook_event WHERE state IN ('new', 'failed')"
+    )[0][0]
+    say(f"purge: {n:,} events set up by COPY in {setup_s} s ({kept_before} new/failed)")
+    sim = common.simulator(api_key=SIM_KEY, seed=17)
+    try:
+        bodies = webhook_bodies(DB_PURGE, sim, 40 * rounds_n, seed=17)
+    finally:
+        sim.stop()
+    result = {"events": n, "senders": senders, "setup_s": setup_s}
+    with common.OdooServer(DB_PURGE, workers=2, max_cron_threads=0) as server:
+        url = common.webhook_url(server, DB_PURGE)
+        common.load(url, bodies[:30], concurrency=2)  # warm-up
+        bodies = bodies[30:]
+        baseline = []
+        for _round in range(3):
+            common.load(_timed_poster(url, baseline), bodies[:rounds_n], concurrency=senders)
+            bodies = bodies[rounds_n:]
+        import threading
+
+        out = {}
+
+        def purge():
+            out["text"] = common.shell(DB_PURGE, PURGE_CODE, timeout=3600)
+
+        thread = threading.Thread(target=purge)
+        during = []
+        thread.start()
+        while thread.is_alive() and len(bodies) >= rounds_n:
+            common.load(_timed_poster(url, during), bodies[:rounds_n], concurrency=senders)
+            bodies = bodies[rounds_n:]
+        thread.join()
+    line = next(x for x in out["text"].splitlines() if x.startswith("PURGE="))
+    purge = json.loads(line.split("=", 1)[1])
+    begin, end = purge["window"]
+    # only the requests sent and answered while the purge ran (not while odoo-bin shell loaded)
+    inside = [entry for entry in during if entry[0] >= begin and entry[1] <= end]
+    left = dict(common.sql(DB_PURGE, "SELECT state, count(*) FROM vpbx_webhook_event GROUP BY 1"))
+    old_left = common.sql(
+        DB_PURGE,
+        "SELECT count(*) FROM vpbx_webhook_event WHERE vpbx_call_id LIKE 'purge-%%'"
+        " AND state NOT IN ('new', 'failed')",
+    )[0][0]
+    result.update(
+        purge_s=purge["seconds"],
+        runs=purge["runs"],
+        removed=purge["events"],
+        per_s=round(purge["events"] / purge["seconds"]) if purge["seconds"] else None,
+        kept_new_failed=kept_before,
+        events_left=left,
+        old_done_left=old_left,
+        baseline=_latency_stats(baseline),
+        during=_latency_stats(inside),
+    )
+    base95, during95 = result["baseline"].get("p95_ms"), result["during"].get("p95_ms")
+    result["p95_ratio"] = round(during95 / base95, 2) if base95 and during95 else None
+    say(
+        f"purge: {purge['events']:,} events in {purge['seconds']} s ({purge['runs']} runs);"
+        f" webhook p95 {base95} ms without, {during95} ms during ({result['p95_ratio']}x)"
+    )
+    common.drop_db(DB_PURGE)
+    return result
+
+
 # --------------------------------------------------------------------------- report
 
 
@@ -788,6 +1123,35 @@ def targets(results):
         out.append(("live: >= 50% of /web/health throughput", worst >= 0.5, f"lowest {worst:.0%}"))
         missed = sum(level["events"] - level["notified"] for level in live["levels"])
         out.append(("live: every ringing event notified once", missed == 0, f"{missed} missed"))
+    purge = results.get("purge")
+    if purge:
+        out.append(
+            (
+                f"purge of {purge['events']:,} events: webhook p95 within 1.5x",
+                bool(purge["p95_ratio"]) and purge["p95_ratio"] <= 1.5,
+                f"{purge['during']['p95_ms']} ms vs {purge['baseline']['p95_ms']} ms"
+                f" ({purge['p95_ratio']}x)",
+            )
+        )
+        out.append(
+            (
+                "purge keeps new and failed events, leaves no old done one",
+                purge["old_done_left"] == 0
+                and purge["events_left"].get("failed", 0) + purge["events_left"].get("new", 0)
+                >= purge["kept_new_failed"],
+                f"{purge['old_done_left']} old done left, {purge['kept_new_failed']} new/failed"
+                " kept",
+            )
+        )
+    dashboard = results.get("dashboard")
+    if dashboard:
+        out.append(
+            (
+                f"dashboard main view <= 1 s at {dashboard['calls']:,} calls",
+                dashboard["kpis"]["max_ms"] <= 1000,
+                f"{dashboard['kpis']['p50_ms']} ms p50, {dashboard['kpis']['max_ms']} ms max",
+            )
+        )
     overhead = results.get("overhead")
     if overhead:
         out.append(
@@ -977,6 +1341,62 @@ def table(results):
         add("")
         add(f"Ratio addon / base: **{overhead['ratio']:.3f}** ({overhead['key_rows']} key rows).")
         add("")
+    purge = results.get("purge")
+    if purge:
+        add(f"### Retention purge ({purge['events']:,} raw webhook events, Odoo --workers=2)")
+        add("")
+        measured("purge")
+        add(
+            f"{purge['events']:,} events 35-95 days old (each linked to a call; 1 % failed and"
+            " 0.5 % new, which stay) purged by `vpbx.retention._cron_vpbx_purge` in an"
+            " odoo-bin shell, run after run as the scheduled action would be (5,000 rows per"
+            " DELETE, a rest as long as the batch took after each, each run stops after its"
+            " time budget); meanwhile webhook deliveries of new calls by"
+            f" {purge['senders']} keep-alive senders, compared with the same load just before"
+            " (only requests sent and answered while the purge ran count)."
+        )
+        add("")
+        add(
+            "| events removed | purge s | runs | events/s | webhook p50 / p95 ms without |"
+            " with purge | p95 ratio | requests without / with | errors |"
+        )
+        add("|---:|---:|---:|---:|---|---|---:|---|---:|")
+        b, d = purge["baseline"], purge["during"]
+        add(
+            f"| {purge['removed']:,} | {purge['purge_s']} | {purge['runs']} | {purge['per_s']} |"
+            f" {b.get('p50_ms')} / {b.get('p95_ms')} | {d.get('p50_ms')} / {d.get('p95_ms')} |"
+            f" {purge['p95_ratio']} | {b['requests']} / {d['requests']} |"
+            f" {b['errors'] + d['errors']} |"
+        )
+        add("")
+        add(f"Events by state after the purge: {purge['events_left']}.")
+        add("")
+    dashboard = results.get("dashboard")
+    if dashboard:
+        add(f"### Call center dashboard ({dashboard['calls']:,} calls)")
+        add("")
+        measured("dashboard")
+        add(
+            f"{dashboard['calls']:,} finished calls over the last 365 days (50 agents, 5"
+            " hotlines, the stored measures as the addon computes them) by COPY; in one"
+            " `odoo-bin shell` as a VPBX manager, 7 rounds with the ORM cache emptied: the"
+            " dashboard's figures of the last 30 days (`vpbx.call.vpbx_call_center`, its main"
+            " view: answer rate, missed not called back, median time to call back, calls per"
+            " day), and the analysis it opens (inbound calls of 30 days by agent, by day)."
+        )
+        add("")
+        add("| query | first ms | p50 ms | max ms |")
+        add("|---|---:|---:|---:|")
+        for key, label in (
+            ("kpis", "figures (main view)"),
+            ("by_agent", "answer rate, ring time, time to call back by agent"),
+            ("by_day", "calls per day"),
+        ):
+            row = dashboard[key]
+            add(f"| {label} | {row['first_ms']} | {row['p50_ms']} | {row['max_ms']} |")
+        add("")
+        add(f"Figures of the last 30 days: {dashboard['figures']}.")
+        add("")
     if results.get("setup"):
         add("### Data set-up")
         add("")
@@ -995,7 +1415,7 @@ def table(results):
 def main():
     parser = argparse.ArgumentParser(prog="./dev bench", description=__doc__)
     parser.add_argument("--sizes", default="10000,100000,1000000")
-    parser.add_argument("--only", default="lookup,ingest,backfill,overhead,live")
+    parser.add_argument("--only", default="lookup,ingest,backfill,overhead,live,purge")
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run")
     parser.add_argument("--keep", action="store_true", help="keep the main database")
     parser.add_argument(
@@ -1067,6 +1487,20 @@ def main():
             stamp("live")
         if not args.keep:
             common.drop_db(DB_MAIN)
+    if "purge" in only:
+        results["purge"] = bench_purge(args.quick)
+        stamp("purge")
+        results["setup"].append(
+            f"20,000 contacts, {results['purge']['events']:,} events"
+            f" and their calls by COPY in {results['purge']['setup_s']} s"
+        )
+    if "dashboard" in only:
+        results["dashboard"] = bench_dashboard(args.quick)
+        stamp("dashboard")
+        results["setup"].append(
+            f"20,000 contacts, {results['dashboard']['calls']:,} calls by COPY in"
+            f" {results['dashboard']['setup_s']} s"
+        )
     if "overhead" in only:
         results["overhead"] = bench_overhead(args.quick)
         stamp("overhead")

@@ -2,6 +2,7 @@ from odoo import api, fields, models
 
 from ..const import ACTION_CALLS, GROUP_USER
 from ..services.partner_keys import DEFAULT_REGION
+from ..services.phone import normalize
 from .vpbx_partner_phone import KEY_FIELDS
 
 #: A write touching one of these rewrites the contact's phone keys (the country gives the region
@@ -24,6 +25,14 @@ class ResPartner(models.Model):
         string="Latest Calls",
         compute="_compute_vpbx_latest_call_ids",
         groups=GROUP_USER,
+    )
+
+    vpbx_do_not_call = fields.Boolean(
+        string="Do Not Call",
+        compute="_compute_vpbx_do_not_call",
+        groups=GROUP_USER,
+        help="A phone number of this contact is on the do-not-call list (Odoo's phone"
+        " blacklist, old and new Vietnamese numbers alike).",
     )
 
     def _vpbx_call_domain(self):
@@ -61,6 +70,39 @@ class ResPartner(models.Model):
             company=company,
             partner=self,
             region=self.country_id.code or None,
+        )
+
+    # ------------------------------------------------------------------ do-not-call
+
+    def _vpbx_region(self):
+        self.ensure_one()
+        return self.country_id.code or self.company_id.country_id.code or DEFAULT_REGION
+
+    def _vpbx_current_keys(self):
+        """Today's E.164 keys of the contact's phone and mobile."""
+        self.ensure_one()
+        region = self._vpbx_region()
+        keys = (normalize(self.phone, region), normalize(self.mobile, region))
+        return [key for key in keys if key]
+
+    @api.depends("phone", "mobile", "country_id", "company_id")
+    def _compute_vpbx_do_not_call(self):
+        keys = {partner: partner._vpbx_current_keys() for partner in self}
+        blocked = self.env["phone.blacklist"]._vpbx_blocked_keys(
+            [key for partner_keys in keys.values() for key in partner_keys]
+        )
+        for partner in self:
+            partner.vpbx_do_not_call = not blocked.isdisjoint(keys[partner])
+
+    def action_vpbx_add_do_not_call(self):
+        """Put the phone and mobile of this contact on the do-not-call list (one click)."""
+        self.ensure_one()
+        self.env["vpbx.click2call"]._vpbx_check_access()
+        self.check_access("read")
+        return self.env["phone.blacklist"]._vpbx_add_numbers(
+            [self.phone, self.mobile],
+            self._vpbx_region(),
+            self.env._("the contact %(name)s", name=self.display_name),
         )
 
     def action_vpbx_call_phone(self):

@@ -21,9 +21,13 @@ import pytz
 from markupsafe import Markup, escape
 
 from odoo import SUPERUSER_ID, Command, api, fields, models
+from odoo.exceptions import AccessError, UserError
+from odoo.tools import SQL
 
-from ..const import CALLBACK_ACTIVITY, CALLBACK_STATUSES, GROUP_MANAGER
+from ..const import CALLBACK_ACTIVITY, CALLBACK_STATUSES, GROUP_MANAGER, GROUP_USER
 from ..services.phone import format_display, phone_keys
+from ..services.recording_url import playable_url, recording_route
+from .phone_blacklist import BLOCKED_KEYS_SQL
 
 _logger = logging.getLogger(__name__)
 
@@ -43,6 +47,8 @@ RECORD_FIELDS = {
     "disposition": "disposition",
     "agent_name": "agent_name",
     "customer_name": "customer_name",
+    "note": "pbx_note",
+    "tag": "pbx_tag",
 }
 #: cr.precommit.data key of the chatter notes a queue batch creates at once
 NOTES_KEY = "sentech_vpbx.call_notes"
@@ -199,8 +205,78 @@ class VpbxCall(models.Model):
         help="Started from Odoo with a Call button.",
     )
 
+    # after the call (issue #17): the recording's player, the do-not-call flag
+    vpbx_recording_src = fields.Char(
+        string="Recording Player",
+        compute="_compute_vpbx_recording_src",
+        help="The Odoo route that plays the recording (it checks the user may read the call);"
+        " empty when the PBX's link is not an http(s) URL: it is then shown as text.",
+    )
+    # do-not-call (phone.blacklist): read at display time, nothing stored per call
+    vpbx_do_not_call = fields.Boolean(
+        string="Do Not Call",
+        compute="_compute_vpbx_do_not_call",
+        search="_search_vpbx_do_not_call",
+        help="The customer's number is on the do-not-call list (Odoo's phone blacklist, old and"
+        " new Vietnamese numbers alike): it cannot be called from Odoo.",
+    )
+
+    # the outcome (issue #17): recorded by the agent who took the call, or named by the PBX's tag
+    outcome_id = fields.Many2one(
+        "vpbx.call.outcome",
+        string="Outcome",
+        readonly=True,
+        index="btree_not_null",
+        tracking=True,
+        ondelete="restrict",
+    )
+    outcome_note = fields.Text(string="Outcome Note", readonly=True)
+    outcome_user_id = fields.Many2one("res.users", string="Outcome By", readonly=True)
+    outcome_date = fields.Datetime(string="Outcome Recorded", readonly=True)
+    pbx_note = fields.Text(string="PBX Note", readonly=True, help="What the agent typed there.")
+    pbx_tag = fields.Char(string="PBX Tags", readonly=True, help="The tags set on the PBX.")
+    # the manager's view: stored measures for the pivot and graph views and the dashboard
+    answered_percent = fields.Integer(
+        string="Answer Rate (%)",
+        compute="_compute_answered_percent",
+        store=True,
+        aggregator="avg",
+        help="100 for an answered call, 0 otherwise: its average is the answer rate.",
+    )
+    ring_duration = fields.Integer(
+        string="Ring Time (s)",
+        compute="_compute_ring_duration",
+        store=True,
+        aggregator="avg",
+        help="From the first ring to the answer, or to the end of a call nobody answered.",
+    )
+    callback_state = fields.Selection(
+        [("pending", "Not Called Back"), ("done", "Called Back")],
+        string="Call Back",
+        readonly=True,
+        copy=False,
+        help="For a missed inbound call: whether anyone called the number back since (an"
+        " outbound call to it, answered or not).",
+    )
+    callback_call_id = fields.Many2one(
+        "vpbx.call", string="Called Back With", readonly=True, copy=False, ondelete="set null"
+    )
+    callback_minutes = fields.Float(
+        string="Time to Call Back (min)",
+        readonly=True,
+        copy=False,
+        digits=(16, 1),
+        aggregator="avg",
+        help="Minutes from the missed call to the first outbound call to the number.",
+    )
+
     def init(self):
         super().init()
+        # the missed calls still waiting for a call back, per number (every outbound call asks)
+        self.env.cr.execute(
+            "CREATE INDEX IF NOT EXISTS vpbx_call_callback_pending_index"
+            " ON vpbx_call (customer_number_normalized) WHERE callback_state = 'pending'"
+        )
         # every delivery asks whether its account has a pending click-to-call
         self.env.cr.execute(
             "CREATE INDEX IF NOT EXISTS vpbx_call_pending_click2call_index"
@@ -214,6 +290,19 @@ class VpbxCall(models.Model):
                 call.customer_number, call._vpbx_region()
             )
             call.display_name = number or call.extension or call.vpbx_call_id or ""
+
+    @api.depends("status")
+    def _compute_answered_percent(self):
+        for call in self:
+            call.answered_percent = 100 if call.status == "answered" else 0
+
+    @api.depends("start_time", "answer_time", "end_time", "status")
+    def _compute_ring_duration(self):
+        for call in self:
+            stop = call.answer_time if call.status == "answered" else call.end_time
+            stop = stop or call.end_time
+            seconds = (stop - call.start_time).total_seconds() if stop and call.start_time else 0
+            call.ring_duration = max(0, int(seconds))
 
     @api.depends("duration")
     def _compute_duration_display(self):
@@ -576,8 +665,13 @@ class VpbxCall(models.Model):
         no chatter note and no call-back activity.
         """
         self.ensure_one()
+        # reporting data, also for a history import
+        self._vpbx_link_callbacks()
+        outcome = self._vpbx_outcome_from_pbx()
         if self.env.context.get("vpbx_no_followup"):
             return
+        if outcome.schedules_callback and self.user_id:
+            self._vpbx_schedule_outcome_callback(outcome, self.user_id)
         if self.partner_id and settings.post_call_note:
             self._vpbx_post_note()
         if self.direction == "inbound" and self.status in CALLBACK_STATUSES:
@@ -600,10 +694,7 @@ class VpbxCall(models.Model):
         agent = self._vpbx_agent_label()
         if agent:
             text = _("%(call)s, agent %(agent)s", call=text, agent=agent)
-        body = Markup("<p>%s</p>") % text
-        if self.recording_url:
-            link = Markup('<p><a href="%s" target="_blank" rel="noopener noreferrer">%s</a></p>')
-            body += link % (self.recording_url, _("Recording"))
+        body = Markup("<p>%s</p>") % text + self._vpbx_recording_html()
         # A note notifies nobody: logged with the thread's low-level helper, every value given,
         # as _message_log does, but without reading the author's email and the company's
         # catchall for a reply-to that nobody uses. message_post's recipient and notification
@@ -689,13 +780,72 @@ class VpbxCall(models.Model):
             Callback._vpbx_set_activity(row_id, activity.id)
         self.callback_activity_id = activity
 
+    # ------------------------------------------------------------------ recording
+
+    @api.depends("recording_url")
+    def _compute_vpbx_recording_src(self):
+        for call in self:
+            playable = call.id and playable_url(call.recording_url)
+            call.vpbx_recording_src = recording_route(call.id) if playable else False
+
+    def _vpbx_recording_html(self):
+        """The recording in a note: a link to the checked route (the chatter adds a player to
+        it) for an http(s) URL, the PBX's text escaped otherwise, nothing without one."""
+        self.ensure_one()
+        label = self.env._("Recording")
+        if self.vpbx_recording_src:
+            return Markup(
+                '<p><a class="o_vpbx_recording" href="%s" target="_blank"'
+                ' rel="noopener noreferrer">%s</a></p>'
+            ) % (self.vpbx_recording_src, label)
+        if self.recording_url:
+            return Markup("<p>%s</p>") % self.env._(
+                "%(label)s: %(text)s", label=label, text=self.recording_url
+            )
+        return Markup()
+
+    # ------------------------------------------------------------------ do-not-call
+
+    @api.depends("customer_number_normalized")
+    def _compute_vpbx_do_not_call(self):
+        blocked = self.env["phone.blacklist"]._vpbx_blocked_keys(
+            self.mapped("customer_number_normalized")
+        )
+        for call in self:
+            call.vpbx_do_not_call = call.customer_number_normalized in blocked
+
+    def _search_vpbx_do_not_call(self, operator, value):
+        if operator not in ("=", "!="):
+            return NotImplemented
+        blocked = SQL(BLOCKED_KEYS_SQL)
+        if (operator == "=") == bool(value):
+            return [("customer_number_normalized", "in", blocked)]
+        return [
+            "|",
+            ("customer_number_normalized", "=", False),
+            ("customer_number_normalized", "not in", blocked),
+        ]
+
+    def action_vpbx_add_do_not_call(self):
+        """Put the numbers of these calls on the do-not-call list (one click, any VPBX user who
+        may read the calls)."""
+        self.env["vpbx.click2call"]._vpbx_check_access()
+        self.check_access("read")
+        if len(self) == 1:
+            origin = self.env._("the call %(call)s", call=self.display_name)
+        else:
+            origin = self.env._("%(count)s calls", count=len(self))
+        numbers = [call.customer_number_normalized or call.customer_number for call in self]
+        region = self[:1]._vpbx_region() if self else "VN"
+        return self.env["phone.blacklist"]._vpbx_add_numbers(numbers, region, origin)
+
     # ------------------------------------------------------------------ UI
 
     def action_vpbx_open_recording(self):
         self.ensure_one()
-        if not self.recording_url:
+        if not self.vpbx_recording_src:
             return False
-        return {"type": "ir.actions.act_url", "url": self.recording_url, "target": "new"}
+        return {"type": "ir.actions.act_url", "url": self.vpbx_recording_src, "target": "new"}
 
     def action_vpbx_call_back(self):
         """Call the customer of this call again from the user's own extension."""
@@ -703,3 +853,196 @@ class VpbxCall(models.Model):
         return self.env["vpbx.click2call"]._vpbx_click2call(
             self.customer_number, company=self.company_id, partner=self.partner_id or None
         )
+
+    # ------------------------------------------------------------------ time to call back
+
+    def _vpbx_link_callbacks(self):
+        """Time to call back. A missed inbound call waits for a call back until an outbound call
+        to its number (answered or not, by anyone in the company) starts after it; calls come
+        in any order (a history import), so both sides look for the other."""
+        self.ensure_one()
+        number = self.customer_number_normalized
+        if not number or not self.start_time:
+            return
+        self.flush_recordset()
+        if self.direction == "inbound" and self.status in CALLBACK_STATUSES:
+            self.env.cr.execute(
+                """
+                SELECT id, start_time FROM vpbx_call
+                 WHERE company_id = %s AND direction = 'outbound' AND is_final
+                   AND customer_number_normalized = %s AND start_time >= %s
+                 ORDER BY start_time, id LIMIT 1
+                """,
+                [self.company_id.id, number, self.start_time],
+            )
+            row = self.env.cr.fetchone()
+            if row:
+                minutes = (row[1] - self.start_time).total_seconds() / 60
+                self.write(
+                    {
+                        "callback_state": "done",
+                        "callback_call_id": row[0],
+                        "callback_minutes": round(minutes, 1),
+                    }
+                )
+            else:
+                self.callback_state = "pending"
+        elif self.direction == "outbound":
+            self.env.cr.execute(
+                """
+                UPDATE vpbx_call
+                   SET callback_state = 'done', callback_call_id = %(id)s,
+                       callback_minutes = round(
+                           (EXTRACT(EPOCH FROM %(start)s - start_time) / 60)::numeric, 1)
+                 WHERE callback_state = 'pending' AND customer_number_normalized = %(number)s
+                   AND company_id = %(company)s AND start_time <= %(start)s
+             RETURNING id
+                """,
+                {
+                    "id": self.id,
+                    "start": self.start_time,
+                    "number": number,
+                    "company": self.company_id.id,
+                },
+            )
+            called_back = self.browse([row[0] for row in self.env.cr.fetchall()])
+            called_back.invalidate_recordset(
+                ["callback_state", "callback_call_id", "callback_minutes"]
+            )
+
+    # ------------------------------------------------------------------ outcome
+
+    def _vpbx_outcome_from_pbx(self):
+        """The outcome the PBX's tag names, set on a call that has none yet (and its note from
+        the PBX's note); returns it (empty when none)."""
+        self.ensure_one()
+        outcome = self.env["vpbx.call.outcome"]
+        if self.outcome_id or not (self.pbx_tag or self.pbx_note):
+            return outcome
+        outcome = outcome._vpbx_from_tag(self.pbx_tag)
+        vals = {"outcome_note": self.pbx_note} if self.pbx_note else {}
+        if outcome:
+            vals.update(outcome_id=outcome.id, outcome_date=fields.Datetime.now())
+        if vals:
+            self.write(vals)
+        return outcome
+
+    def vpbx_set_outcome(self, outcome_id, note=False):
+        """Record the outcome of these calls (the call form's wizard, the pop-up).
+
+        A VPBX user records it on the calls they took; a VPBX manager on any call they may
+        read. Calls of another company or of another user: AccessError.
+        """
+        user = self.env.user
+        if not self.env.su:
+            if not user.has_group(GROUP_USER):
+                raise AccessError(self.env._("Only VPBX users record call outcomes."))
+            self.check_access("read")  # record rules: the user's calls, their companies
+            is_manager = user.has_group(GROUP_MANAGER)
+            for call in self:
+                if call.company_id not in user.company_ids:
+                    raise AccessError(
+                        self.env._("This call belongs to a company you do not work for.")
+                    )
+                if not is_manager and call.user_id != user:
+                    raise AccessError(
+                        self.env._("You can only record the outcome of calls you took.")
+                    )
+        outcome = self.env["vpbx.call.outcome"].browse(int(outcome_id or 0)).exists()
+        if not outcome:
+            raise UserError(self.env._("Choose an outcome for the call."))
+        note = (note or "").strip()
+        for call in self.sudo():
+            call.write(
+                {
+                    "outcome_id": outcome.id,
+                    "outcome_note": note or False,
+                    "outcome_user_id": user.id,
+                    "outcome_date": fields.Datetime.now(),
+                }
+            )
+            call._vpbx_post_outcome(outcome, note, user)
+            if outcome.schedules_callback:
+                call._vpbx_schedule_outcome_callback(outcome, user, note)
+        return True
+
+    def _vpbx_outcome_targets(self):
+        """The records whose chatter shows the call's outcome: the contact (and the lead)."""
+        self.ensure_one()
+        return [record for record in (self.partner_id,) if record]
+
+    def _vpbx_post_outcome(self, outcome, note, user):
+        """A note on the contact's chatter, written in the language of the agent who wrote it;
+        the PBX's and the agent's text escaped."""
+        self.ensure_one()
+        call = self.with_context(lang=user.lang or self.env.lang)
+        _ = call.env._
+        label = format_display(self.customer_number, self._vpbx_region()) or ""
+        outcome_name = outcome.with_context(lang=user.lang or self.env.lang).name
+        body = Markup("<p>%s</p>") % _(
+            "Outcome of the call with %(number)s: %(outcome)s", number=label, outcome=outcome_name
+        )
+        if note:
+            body += Markup("<p>%s</p>") % note
+        for target in self._vpbx_outcome_targets():
+            target.sudo().message_post(
+                body=body,
+                message_type="comment",
+                subtype_xmlid="mail.mt_note",
+                author_id=user.partner_id.id,
+            )
+
+    def _vpbx_schedule_outcome_callback(self, outcome, user, note=""):
+        """The 'Call back' activity an outcome asks for, for `user`, in their language."""
+        self.ensure_one()
+        call = self.with_context(lang=user.lang or self.env.lang)
+        label = format_display(self.customer_number, self._vpbx_region()) or ""
+        deadline = call._vpbx_local_day(user) + timedelta(days=outcome.callback_days or 0)
+        targets = self._vpbx_outcome_targets()
+        target = (targets[-1] if targets else self).sudo().with_context(lang=call.env.lang)
+        target.activity_schedule(
+            CALLBACK_ACTIVITY,
+            date_deadline=deadline,
+            summary=call.env._("Call back %(number)s", number=label),
+            note=escape(note or outcome.with_context(lang=call.env.lang).name),
+            user_id=user.id,
+        )
+
+    @api.model
+    def vpbx_call_center(self, days=30):
+        """The Call center dashboard's figures over the last `days` days, for the calls the
+        user may read: answer rate of inbound calls, missed calls not called back, median time
+        to call back, calls per day."""
+        days = max(1, min(int(days or 30), 366))
+        since = fields.Datetime.now() - timedelta(days=days)
+        query = self._search([("is_final", "=", True), ("start_time", ">=", since)])
+        self.env.cr.execute(
+            SQL(
+                """
+                SELECT count(*),
+                       count(*) FILTER (WHERE direction = 'inbound'),
+                       count(*) FILTER (WHERE direction = 'inbound' AND status = 'answered'),
+                       count(*) FILTER (WHERE callback_state = 'pending'),
+                       count(*) FILTER (WHERE callback_state = 'done'),
+                       percentile_cont(0.5) WITHIN GROUP (ORDER BY callback_minutes)
+                           FILTER (WHERE callback_state = 'done'),
+                       avg(talk_duration) FILTER (WHERE status = 'answered')
+                  FROM vpbx_call WHERE id IN %s
+                """,
+                query.subselect(),
+            )
+        )
+        total, inbound, answered, pending, done, median, talk = self.env.cr.fetchone()
+        return {
+            "days": days,
+            "calls": total,
+            "per_day": round(total / days, 1),
+            "inbound": inbound,
+            "answered": answered,
+            "answer_rate": round(100 * answered / inbound, 1) if inbound else None,
+            "missed_not_called_back": pending,
+            "called_back": done,
+            "median_callback_minutes": round(median, 1) if median is not None else None,
+            "average_talk_seconds": round(talk) if talk is not None else None,
+            "since": fields.Datetime.to_string(since),
+        }

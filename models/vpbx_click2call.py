@@ -1,7 +1,8 @@
 """Click-to-call: the PBX rings the user's own extension, then dials the customer.
 
 One entry, ``vpbx.click2call._vpbx_click2call(number, company=, partner=, region=)``, used by the
-Call buttons of contacts, employees and calls. It checks the number before asking the PBX,
+Call buttons of contacts, employees and calls. It checks the number (valid, not on the
+do-not-call list: ``phone.blacklist``) before asking the PBX,
 creates the outbound call in the ``calling`` state with the PBX's ``call_uuid``, and the later
 webhook or history record claims and completes that same call (``vpbx.call``). The PBX account
 is the caller's: their employee's extension belongs to it.
@@ -94,6 +95,14 @@ class VpbxClick2call(models.AbstractModel):
                 self.env._("%(number)s is not a valid phone number: check it.", number=number)
             )
         display = format_display(number, region)
+        if self.env["phone.blacklist"]._vpbx_blocked_keys(keys[:1]):
+            # keys[0] is today's number: an old 0168 entry blocks 038 and the other way round
+            raise UserError(
+                self.env._(
+                    "%(number)s is on the do-not-call list: it cannot be called from Odoo.",
+                    number=display,
+                )
+            )
         hotline = caller.vpbx_hotline or pbx.hotline or ""
         try:
             client = pbx._vpbx_client()

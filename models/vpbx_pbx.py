@@ -23,6 +23,7 @@ from ..const import (
     ACTION_NEW_HISTORY_IMPORT,
     ACTION_WEBHOOK_EVENTS,
     CALL_EVENT_TYPE,
+    CRON_PURGE,
     GROUP_MANAGER,
     GROUP_SYSTEM,
 )
@@ -31,6 +32,7 @@ from ..services.call_mapping import CallMapping, parse_record
 from ..services.errors import PayloadError, VpbxError
 from ..services.partner_keys import DEFAULT_REGION
 from ..services.phone import national_number, normalize
+from ..services.retention import DEFAULT_EVENT_DAYS
 from ..services.transaction import in_new_transaction
 from ..services.vpbx_client import DEFAULT_PATHS, TokenStore, VpbxClient
 
@@ -360,6 +362,66 @@ class VpbxPbx(models.Model):
     sync_last_error = fields.Text(related="sync_state_ids.last_error")
     sync_next_page = fields.Integer(related="sync_state_ids.next_page")
 
+    # ---------------------------------------------------------------- retention
+    retention_event_days = fields.Integer(
+        string="Keep Webhook Events (days)",
+        default=DEFAULT_EVENT_DAYS,
+        help="Raw webhook deliveries (they hold customers' numbers) older than this are removed"
+        " by the daily purge once processed, ignored or rejected; new and failed ones are"
+        " always kept. 0: kept for ever.",
+    )
+    retention_call_days = fields.Integer(
+        string="Keep Calls (days)",
+        default=0,
+        help="Calls that started longer ago than this are removed by the daily purge, with"
+        " their chatter and activities (the note in the contact's chatter stays). 0: kept for"
+        " ever.",
+    )
+    recording_archive = fields.Boolean(
+        string="Archive Recordings",
+        help="Keep a copy of each call's recording in Odoo's filestore (a scheduled action"
+        " fetches it from the PBX, whose links may expire).",
+    )
+    recording_max_mb = fields.Integer(
+        string="Largest Recording (MB)",
+        default=50,
+        help="A recording larger than this is not archived; it still plays from the PBX.",
+    )
+    recording_timeout = fields.Float(
+        string="Recording Download Time-out (seconds)",
+        default=30.0,
+        help="Time allowed for the whole download of one recording; tried again later.",
+    )
+    recording_allowed_hosts = fields.Char(
+        string="Private Recording Hosts",
+        groups=GROUP_MANAGER,
+        help="Recordings are fetched from public addresses only. List here, comma-separated,"
+        " the host names or addresses of your own PBX on a private network, if it serves them"
+        " from there.",
+    )
+    recording_keep_days = fields.Integer(
+        string="Keep Archived Recordings (days)",
+        default=0,
+        help="Archived recordings older than this are removed from Odoo's filestore (the player"
+        " then goes back to the PBX's link). 0: kept as long as the call.",
+    )
+    # written by the purge (SQL): what its last run removed
+    retention_last_run = fields.Datetime(string="Last Purge", readonly=True, copy=False)
+    retention_last_events = fields.Integer(
+        string="Webhook Events Removed", readonly=True, copy=False
+    )
+    retention_last_calls = fields.Integer(string="Calls Removed", readonly=True, copy=False)
+    retention_last_recordings = fields.Integer(
+        string="Archived Recordings Removed", readonly=True, copy=False
+    )
+    retention_last_complete = fields.Boolean(
+        string="Last Purge Complete",
+        default=True,
+        readonly=True,
+        copy=False,
+        help="Off while a purge cut short by its time budget is being continued.",
+    )
+
     # ---------------------------------------------------------------- status at a glance
     last_webhook_at = fields.Datetime(
         string="Last Webhook Received", compute="_compute_event_status"
@@ -391,6 +453,22 @@ class VpbxPbx(models.Model):
                         "The VPBX API URL must start with http:// or https:// and name a host,"
                         " e.g. https://public-v1.omicall.com (got %(url)s).",
                         url=pbx.api_url,
+                    )
+                )
+
+    @api.constrains("retention_event_days", "retention_call_days", "recording_keep_days")
+    def _check_retention_days(self):
+        for pbx in self:
+            days = (pbx.retention_event_days, pbx.retention_call_days, pbx.recording_keep_days)
+            if min(days) < 0:
+                raise ValidationError(
+                    self.env._(
+                        "Retention periods are a number of days, 0 to keep for ever (got"
+                        " %(events)s days for webhook events, %(calls)s days for calls,"
+                        " %(recordings)s days for archived recordings).",
+                        events=pbx.retention_event_days,
+                        calls=pbx.retention_call_days,
+                        recordings=pbx.recording_keep_days,
                     )
                 )
 
@@ -661,6 +739,23 @@ class VpbxPbx(models.Model):
                 count=result["count"],
                 new=result["new"],
             )
+        )
+
+    def action_purge_now(self):
+        """Run the daily purge in a moment, in the background (it commits batch by batch)."""
+        self._vpbx_check_manager()
+        cron = self.env.ref(CRON_PURGE, raise_if_not_found=False)
+        if not cron or not cron.sudo().active:
+            raise UserError(
+                self.env._(
+                    "The scheduled action that purges old webhook events and calls is missing"
+                    " or archived: ask an administrator to restore it."
+                )
+            )
+        cron.sudo()._trigger()
+        return self._vpbx_notify(
+            self.env._("The purge starts in a moment; its result shows under Retention."),
+            "info",
         )
 
     def action_open_failed_events(self):

@@ -156,6 +156,9 @@ class CallRecord:
     recording_url: str | None = None
     agent_name: str | None = None
     customer_name: str | None = None
+    #: what the agent typed on the PBX's side: a note, and tags (comma-separated)
+    note: str | None = None
+    tag: str | None = None
     #: every extension the record says rings (or rang) for this call: live events only need it
     ringing_extensions: tuple = ()
 
@@ -414,6 +417,35 @@ def _customer_name(data):
     return None
 
 
+def _pbx_text(value, limit):
+    """A note or tag as text: a string, or the strings (and objects' names) of a list."""
+    if isinstance(value, dict):
+        value = value.get("name") or value.get("label") or value.get("title")
+    if isinstance(value, list):
+        parts = [_pbx_text(item, limit) for item in value[:20]]
+        value = ", ".join(part for part in parts if part)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str):
+        return None
+    value = value.encode("utf-8", "replace").decode("utf-8").replace("\x00", "").strip()
+    return value[:limit] or None
+
+
+def _agent_typed(data, field, extension, limit):
+    """The call's `field` (note, tag), else the one the answering agent typed in ``user[]``."""
+    value = _pbx_text(data.get(field), limit)
+    if value:
+        return value
+    users = _dicts(data.get("user"))
+    ordered = [u for u in users if extension and _user_extension(u) == extension] + users
+    for entry in ordered:
+        value = _pbx_text(entry.get(field), limit)
+        if value:
+            return value
+    return None
+
+
 def _recording_url(data):
     fields = ("recording_file_url", "recording_url", "record_url", "recording_file")
     url = _first(data, fields, _text)
@@ -545,5 +577,7 @@ def _parse_record(data, mapping):
         recording_url=_recording_url(data),
         agent_name=_agent_name(data, extension),
         customer_name=_customer_name(data),
+        note=_agent_typed(data, "note", extension, 2000) if is_final else None,
+        tag=_agent_typed(data, "tag", extension, 255) if is_final else None,
         ringing_extensions=() if is_final else _ringing_extensions(data, extension, listed),
     )

@@ -1,1 +1,1 @@
-from . import vpbx_provision_result
+from . import vpbx_call_outcome_wizard, vpbx_provision_result
