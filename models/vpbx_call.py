@@ -1016,20 +1016,24 @@ class VpbxCall(models.Model):
         days = max(1, min(int(days or 30), 366))
         since = fields.Datetime.now() - timedelta(days=days)
         query = self._search([("is_final", "=", True), ("start_time", ">=", since)])
+        # the query's own FROM and WHERE (record rules included), not "id IN (subquery)": the
+        # planner then reads the period's rows by the start_time index alone
         self.env.cr.execute(
             SQL(
                 """
                 SELECT count(*),
-                       count(*) FILTER (WHERE direction = 'inbound'),
-                       count(*) FILTER (WHERE direction = 'inbound' AND status = 'answered'),
-                       count(*) FILTER (WHERE callback_state = 'pending'),
-                       count(*) FILTER (WHERE callback_state = 'done'),
-                       percentile_cont(0.5) WITHIN GROUP (ORDER BY callback_minutes)
-                           FILTER (WHERE callback_state = 'done'),
-                       avg(talk_duration) FILTER (WHERE status = 'answered')
-                  FROM vpbx_call WHERE id IN %s
+                       count(*) FILTER (WHERE "vpbx_call".direction = 'inbound'),
+                       count(*) FILTER (WHERE "vpbx_call".direction = 'inbound'
+                                          AND "vpbx_call".status = 'answered'),
+                       count(*) FILTER (WHERE "vpbx_call".callback_state = 'pending'),
+                       count(*) FILTER (WHERE "vpbx_call".callback_state = 'done'),
+                       percentile_cont(0.5) WITHIN GROUP (ORDER BY "vpbx_call".callback_minutes)
+                           FILTER (WHERE "vpbx_call".callback_state = 'done'),
+                       avg("vpbx_call".talk_duration) FILTER (WHERE "vpbx_call".status = 'answered')
+                  FROM %s WHERE %s
                 """,
-                query.subselect(),
+                query.from_clause,
+                query.where_clause,
             )
         )
         total, inbound, answered, pending, done, median, talk = self.env.cr.fetchone()
