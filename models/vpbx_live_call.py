@@ -191,6 +191,7 @@ class VpbxLiveCall(models.AbstractModel):
             if len(partners) > 1
             else [],
             "last_calls": self._vpbx_card_calls(call),
+            **self._vpbx_card_outcome(call),
         }
 
     @api.model
@@ -306,6 +307,25 @@ class VpbxLiveCall(models.AbstractModel):
             }
             for call in calls
         ]
+
+    @api.model
+    def _vpbx_card_outcome(self, call):
+        """The outcome part of the card: the agent who took the call records what came of it
+        from the pop-up, during the call or once it ended."""
+        mine = call.user_id.id == self.env.uid and call.status in ("in_progress", "answered")
+        outcomes = self.env["vpbx.call.outcome"].search([]) if mine else []
+        return {
+            "can_record_outcome": bool(mine),
+            "outcome_id": call.outcome_id.id or False,
+            "outcomes": [{"id": outcome.id, "name": outcome.name} for outcome in outcomes],
+        }
+
+    @api.model
+    def vpbx_live_set_outcome(self, call_id, outcome_id, note=False):
+        """The pop-up's Save: the outcome of a call that rang for the user, under the call's
+        own rule (the user's own call; see vpbx.call.vpbx_set_outcome)."""
+        call = self._vpbx_live_call(call_id)
+        return call.with_env(self.env).vpbx_set_outcome(outcome_id, note)
 
     @api.model
     def vpbx_live_call_back_later(self, call_id):

@@ -309,6 +309,36 @@ class TestLiveCallNotify(LiveCallCommon):
 
 @tagged("post_install", "-at_install")
 class TestLiveCallCard(LiveCallCommon):
+    def test_outcome_from_the_popup(self):
+        """The agent who took the call records its outcome from the pop-up; a colleague it rang
+        for too may not (nor can they see the choice)."""
+        self.post_ok(live_payload("CARD-OUT", NUMBER, sip_user="101", extension=["101", "102"]))
+        call = self.calls("CARD-OUT")
+        ringing = self.rpc(self.agent, "vpbx.live.call", "vpbx_live_card", [call.id])
+        self.assertFalse(ringing["can_record_outcome"], "nobody took it yet")
+        self.post_ok(
+            live_payload(
+                "CARD-OUT", NUMBER, state="answered", sip_user="101", time_answer_start=1741575605
+            )
+        )
+        card = self.rpc(self.agent, "vpbx.live.call", "vpbx_live_card", [call.id])
+        self.assertTrue(card["can_record_outcome"])
+        interested = self.env.ref("sentech_vpbx.outcome_interested")
+        self.assertIn({"id": interested.id, "name": "Interested"}, card["outcomes"])
+        colleague = self.rpc(self.colleague, "vpbx.live.call", "vpbx_live_card", [call.id])
+        self.assertFalse(colleague["can_record_outcome"])
+        self.assertEqual(colleague["outcomes"], [])
+        self.assertDenied(
+            self.colleague, "vpbx.live.call", "vpbx_live_set_outcome", [call.id, interested.id]
+        )
+        self.rpc(
+            self.agent, "vpbx.live.call", "vpbx_live_set_outcome", [call.id, interested.id, "ok"]
+        )
+        self.env.invalidate_all()
+        self.assertEqual(call.outcome_id, interested)
+        self.assertEqual(call.outcome_note, "ok")
+        self.assertEqual(call.outcome_user_id, self.agent)
+
     def test_card_of_a_known_contact(self):
         self.env["mail.activity"].create(
             {

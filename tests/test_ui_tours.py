@@ -280,6 +280,40 @@ class TestUiTours(HttpCase):
                 )
                 self.assertScreenshots(["contact", "calls", "call_form"])
 
+    def test_05_after_the_call(self):
+        """The salesperson records an outcome on the call form; the manager's Call center shows
+        the answer rate and the missed call nobody called back."""
+        now = int(time.time())
+        self.post_call("TOUR-AFTER-1", now - 3 * 3600)
+        self.post_call("TOUR-AFTER-2", now - 3600, missed=True)
+        self.env.invalidate_all()
+        answered = self.env["vpbx.call"].search([("vpbx_call_id", "=", "TOUR-AFTER-1")])
+        outcome = self.env.ref("sentech_vpbx.outcome_interested")
+        notes = {"en_US": "Wants a quote for 20 phones", "vi_VN": "Khách cần báo giá 20 máy"}
+        for lang in LANGS:
+            with self.subTest(lang=lang, screen="outcome"):
+                self.start_tour(
+                    f"/odoo/vpbx.call/{answered.id}",
+                    "sentech_vpbx_outcome_screens",
+                    **self.tour_options(
+                        self.salesperson,
+                        lang,
+                        outcome=outcome.with_context(lang=lang).name,
+                        note=notes[lang],
+                    ),
+                )
+                self.assertScreenshots(["outcome"])
+                answered.invalidate_recordset()
+                self.assertEqual(answered.outcome_id, outcome)
+                self.assertEqual(answered.outcome_note, notes[lang])
+            with self.subTest(lang=lang, screen="call_center"):
+                self.start_tour(
+                    "/odoo/action-sentech_vpbx.action_vpbx_call_center",
+                    "sentech_vpbx_call_center_screens",
+                    **self.tour_options(self.admin, lang),
+                )
+                self.assertScreenshots(["call_center"])
+
     def test_04_live_call_pops_up(self):
         """A ringing event POSTed during the tour pops the caller's card up on the salesperson's
         screen; Open contact opens it. An unknown number offers Create contact, prefilled, and

@@ -23,6 +23,7 @@ export class LiveCallPopup extends Component {
         this.state = useState(this.liveCall.state);
         this.action = useService("action");
         this.notification = useService("notification");
+        this.outcome = useState({ id: "", note: "", saving: false });
     }
 
     get card() {
@@ -35,6 +36,9 @@ export class LiveCallPopup extends Component {
             return card.answered_by_me
                 ? _t("In call")
                 : _t("Answered by %(agent)s", { agent: card.answered_by || "?" });
+        }
+        if (card.stage === "closed") {
+            return _t("Call ended");
         }
         return _t("Incoming call");
     }
@@ -86,6 +90,22 @@ export class LiveCallPopup extends Component {
         this.notification.add(_t("A call-back activity is planned for you today."), {
             type: "success",
         });
+        this.liveCall.dismiss(callId);
+    }
+
+    async saveOutcome() {
+        const callId = this.card.id;
+        if (!this.outcome.id || this.outcome.saving) {
+            return;
+        }
+        this.outcome.saving = true;
+        try {
+            await this.liveCall.setOutcome(callId, parseInt(this.outcome.id), this.outcome.note);
+        } finally {
+            this.outcome.saving = false;
+        }
+        this.notification.add(_t("The call's outcome is saved."), { type: "success" });
+        Object.assign(this.outcome, { id: "", note: "" });
         this.liveCall.dismiss(callId);
     }
 

@@ -76,6 +76,12 @@ export const liveCallService = {
             }
             if (stage === "closed") {
                 closedIds.add(callId);
+                const card = state.card;
+                if (card && card.id === callId && card.can_record_outcome && !card.outcome_id) {
+                    // the agent who took it says what came of it, then closes the pop-up
+                    state.card = { ...card, stage: "closed" };
+                    return;
+                }
                 close(callId);
                 return;
             }
@@ -121,6 +127,9 @@ export const liveCallService = {
                     RECENT_LIMIT
                 );
                 state.recentLoaded = true;
+            },
+            async setOutcome(callId, outcomeId, note) {
+                return orm.call("vpbx.live.call", "vpbx_live_set_outcome", [callId, outcomeId, note]);
             },
             async callBackLater(callId) {
                 return orm.call("vpbx.live.call", "vpbx_live_call_back_later", [callId]);

@@ -184,3 +184,53 @@ registry.category("web_tour.tours").add("sentech_vpbx_sales_calls", {
         ...screenshot("call_form"),
     ],
 });
+
+/**
+ * (e) After the call: the salesperson records the outcome of an answered call on its form (the
+ * outcome's name in the tour's language in the cookie sentech_vpbx_tour_outcome).
+ */
+registry.category("web_tour.tours").add("sentech_vpbx_outcome_screens", {
+    steps: () => [
+        {
+            content: "Record Outcome",
+            trigger: ".o_form_view .o_form_statusbar button:has(.fa-check-square-o)",
+            run: "click",
+        },
+        {
+            content: "choose the outcome",
+            trigger: ".modal .o_field_widget[name='outcome_id'] input",
+            run: `edit ${tourCookie("sentech_vpbx_tour_outcome")}`,
+        },
+        {
+            content: "the outcome is proposed",
+            trigger: `.o-autocomplete--dropdown-item a:contains(${tourCookie("sentech_vpbx_tour_outcome")})`,
+            run: "click",
+        },
+        {
+            content: "a note",
+            trigger: ".modal .o_field_widget[name='note'] textarea",
+            run: `edit ${tourCookie("sentech_vpbx_tour_note")}`,
+        },
+        ...screenshot("outcome"),
+        {
+            content: "save",
+            trigger: ".modal .modal-footer button.btn-primary",
+            run: "click",
+        },
+        {
+            content: "the call shows its outcome",
+            trigger: `.o_form_view:not(:has(.modal)) .o_field_widget[name='outcome_id']:contains(${tourCookie("sentech_vpbx_tour_outcome")})`,
+        },
+    ],
+});
+
+/** (f) The manager's Call center: answer rate, missed calls not called back, time to call back. */
+registry.category("web_tour.tours").add("sentech_vpbx_call_center_screens", {
+    steps: () => [
+        {
+            content: "the figures are there",
+            trigger: ".o_vpbx_call_center .o_vpbx_kpi_not_called_back .fs-2:contains(1)",
+        },
+        ...screenshot("call_center"),
+    ],
+});
