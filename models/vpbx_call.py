@@ -682,6 +682,11 @@ class VpbxCall(models.Model):
 
     def _vpbx_post_note(self):
         self.ensure_one()
+        # written for the team in the language of the call's agent (else the company's), not
+        # in the webhook request's (the PBX sends no language: English)
+        lang = self.user_id.lang or self.company_id.partner_id.lang
+        if lang and lang != self.env.lang:
+            return self.with_context(lang=lang)._vpbx_post_note()
         _ = self.env._
         direction = dict(self._fields["direction"]._description_selection(self.env))
         status = dict(self._fields["status"]._description_selection(self.env))

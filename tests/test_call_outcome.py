@@ -123,6 +123,13 @@ class TestCallOutcome(VpbxWebhookCommon):
         self.assertNotEqual(expected, english, "vi.po translates it")
         self.assertEqual(activity.summary, expected)
 
+    def test_call_note_in_the_agents_language(self):
+        self.env["res.lang"]._activate_lang("vi_VN")
+        self.agent.lang = "vi_VN"
+        self.deliver("NOTE-LANG-1")
+        note = self.customer.message_ids.filtered(lambda m: "thời lượng" in (m.body or ""))
+        self.assertEqual(len(note), 1, "the call's note in Vietnamese, the agent's language")
+
     def test_outcome_refused_on_someone_elses_call(self):
         call = self.deliver("OUT-OTHER-1", sip_user="9102")
         self.assertEqual(call.user_id, self.other)
