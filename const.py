@@ -22,3 +22,4 @@ ACTION_NEW_HISTORY_IMPORT = "sentech_vpbx.action_vpbx_history_import_new"
 
 #: The PBX's webhook type for live call events (ringing, answered, hangup)
 CALL_EVENT_TYPE = "call_event"
+ACTION_ROUTE_LOG = "sentech_vpbx.action_vpbx_route_log"
