@@ -33,6 +33,7 @@
         "demo/vpbx_pbx_demo.xml",
         "demo/res_partner_demo.xml",
         "demo/hr_employee_demo.xml",
+        "demo/crm_lead_demo.xml",
     ],
     "assets": {
         "web.assets_backend": [
