@@ -22,7 +22,7 @@ from markupsafe import Markup, escape
 
 from odoo import SUPERUSER_ID, Command, api, fields, models
 
-from ..const import CALLBACK_ACTIVITY, CALLBACK_STATUSES, GROUP_MANAGER
+from ..const import CALLBACK_ACTIVITY, CALLBACK_STATUSES, GROUP_MANAGER, GROUP_SALESMAN
 from ..services.phone import format_display, phone_keys
 
 _logger = logging.getLogger(__name__)
@@ -156,6 +156,8 @@ class VpbxCall(models.Model):
         string="Lead/Opportunity",
         index="btree_not_null",
         ondelete="set null",
+        # VPBX users without the pipeline's rights (HR officers) read calls too
+        groups=GROUP_SALESMAN,
         help="The open lead or opportunity of the caller, by the rule: the contact's open"
         " opportunities, else the open leads carrying the number; among several, the one"
         " assigned to the call's agent, then an opportunity rather than a lead, then the most"
@@ -168,6 +170,7 @@ class VpbxCall(models.Model):
         "lead_id",
         string="Other Leads",
         readonly=True,
+        groups=GROUP_SALESMAN,
         help="Every open lead or opportunity of the caller, when there are several.",
     )
     employee_id = fields.Many2one(
