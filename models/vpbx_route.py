@@ -124,9 +124,9 @@ class VpbxRoute(models.AbstractModel):
         if not keys:
             return None, "", "bad_number"
         cr = self.env.cr
-        cr.execute("SET LOCAL statement_timeout = %s", [STATEMENT_TIMEOUT_MS])
+        # one round trip: the time-out, then the lookup (the log's INSERT resets the time-out)
         cr.execute(
-            ROUTE_QUERY,
+            f"SET LOCAL statement_timeout = {int(STATEMENT_TIMEOUT_MS)};\n{ROUTE_QUERY}",
             {
                 "keys": list(keys),
                 "company": settings.company_id,
@@ -135,7 +135,6 @@ class VpbxRoute(models.AbstractModel):
             },
         )
         row = cr.fetchone()
-        cr.execute("SET LOCAL statement_timeout TO DEFAULT")
         if not row:
             return None, "", reason_of(None, (), has_owner=False)
         user_id, own, team = row
