@@ -2,13 +2,14 @@
 {
     "name": "SENTECH VPBX",
     "summary": "Connect Odoo to the SENTECH VPBX cloud PBX: extensions on employees, "
-    "call log from webhooks, call history on contacts, click-to-call",
-    "version": "18.0.2.0.0",
+    "call log from webhooks, call history on contacts and leads, click-to-call, "
+    "callers routed to their salesperson",
+    "version": "18.0.3.0.0",
     "category": "Productivity/VoIP",
     "author": "SENTECH VPBX integration team",
     "website": "https://github.com/sentech-vpbx/sentech_vpbx",
     "license": "LGPL-3",
-    "depends": ["hr", "contacts", "mail", "sales_team", "phone_validation"],
+    "depends": ["hr", "contacts", "mail", "sales_team", "phone_validation", "crm"],
     "external_dependencies": {"python": ["requests", "phonenumbers"]},
     "data": [
         "security/security.xml",
@@ -27,12 +28,15 @@
         "views/vpbx_history_import_views.xml",
         "views/hr_employee_views.xml",
         "views/res_partner_views.xml",
+        "views/crm_lead_views.xml",
+        "views/vpbx_route_log_views.xml",
         "wizard/vpbx_provision_result_views.xml",
     ],
     "demo": [
         "demo/vpbx_pbx_demo.xml",
         "demo/res_partner_demo.xml",
         "demo/hr_employee_demo.xml",
+        "demo/crm_lead_demo.xml",
     ],
     "assets": {
         "web.assets_backend": [

@@ -4,6 +4,8 @@
 GROUP_USER = "sentech_vpbx.group_vpbx_user"
 GROUP_MANAGER = "sentech_vpbx.group_vpbx_manager"
 GROUP_SYSTEM = "base.group_system"
+#: Sales / User: own documents (the pipeline's rights)
+GROUP_SALESMAN = "sales_team.group_sale_salesman"
 
 #: Activity type of a missed inbound call
 CALLBACK_ACTIVITY = "sentech_vpbx.mail_activity_type_vpbx_callback"
@@ -20,6 +22,7 @@ ACTION_CALLS = "sentech_vpbx.action_vpbx_call"
 ACTION_WEBHOOK_EVENTS = "sentech_vpbx.action_vpbx_webhook_event"
 ACTION_PBX = "sentech_vpbx.action_vpbx_pbx"
 ACTION_NEW_HISTORY_IMPORT = "sentech_vpbx.action_vpbx_history_import_new"
+ACTION_ROUTE_LOG = "sentech_vpbx.action_vpbx_route_log"
 
 #: The PBX's webhook type for live call events (ringing, answered, hangup)
 CALL_EVENT_TYPE = "call_event"

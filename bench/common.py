@@ -463,6 +463,92 @@ def _fill_keys(conn, first_id, last_id, batch=50000):
     return total
 
 
+def generate_leads(db, n, owners, seed=1):
+    """Insert `n` open leads and opportunities by COPY, with their key rows (the addon's own
+    ``services/lead_keys.py``, as ``vpbx.lead.phone._vpbx_rebuild``): half are opportunities of
+    random contacts carrying the contact's number, half leads with numbers of their own; each
+    has one of the users `owners` as salesperson. Returns timings and counts."""
+    rng = random.Random(seed)
+    lead_keys = _load_services("lead_keys")
+    conn = connect(db, autocommit=False)
+    info = {"leads": n}
+    try:
+        with conn.cursor() as cur:
+            # without demo data there may be no stage: a lead without a stage is open too
+            cur.execute("SELECT id FROM crm_stage WHERE NOT is_won ORDER BY sequence, id LIMIT 1")
+            stage = (cur.fetchone() or [None])[0]
+            cur.execute("SELECT id FROM res_users WHERE login = '__system__'")
+            uid = cur.fetchone()[0]
+            cur.execute("SELECT id FROM res_company ORDER BY id LIMIT 1")
+            company = cur.fetchone()[0]
+            cur.execute(
+                "SELECT id, COALESCE(mobile, phone) FROM res_partner TABLESAMPLE SYSTEM (20)"
+                " WHERE COALESCE(mobile, phone) IS NOT NULL LIMIT %s",
+                [n // 2],
+            )
+            partners = cur.fetchall()
+            cur.execute("SELECT nextval('crm_lead_id_seq')")
+            first = cur.fetchone()[0] + 1
+            last = first + n - 1
+            cur.execute("SELECT setval('crm_lead_id_seq', %s)", [last])
+            cur.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_name ="
+                " 'crm_lead' AND is_nullable = 'NO' AND column_default IS NULL"
+            )
+            required = {r[0] for r in cur.fetchall()}
+            columns = [
+                "id", "name", "type", "active", "company_id", "stage_id", "user_id",
+                "partner_id", "phone", "probability", "expected_revenue", "priority",
+                "create_uid", "write_uid", "create_date", "write_date",
+            ]  # fmt: skip
+            missing = required - set(columns)
+            if missing:
+                raise RuntimeError(f"crm_lead has NOT NULL columns not filled: {missing}")
+            now = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+
+            def rows():
+                for index, lead_id in enumerate(range(first, last + 1)):
+                    partner_id, phone = (None, _mobile(rng))
+                    kind = "lead"
+                    if index < len(partners):
+                        (partner_id, phone), kind = partners[index], "opportunity"
+                    moment = (now - datetime.timedelta(minutes=rng.randrange(10**6))).isoformat()
+                    yield (
+                        lead_id, f"Cơ hội {lead_id}", kind, "t", company, stage,
+                        rng.choice(owners), partner_id, phone, 10, rng.randrange(10**8), "0",
+                        uid, uid, moment, moment,
+                    )  # fmt: skip
+
+            start = time.perf_counter()
+            _copy(cur, "crm_lead", columns, rows())
+            conn.commit()
+            info["copy_s"] = round(time.perf_counter() - start, 2)
+            start = time.perf_counter()
+            total, cursor_id = 0, first - 1
+            while True:
+                cur.execute(lead_keys.LEAD_NUMBERS_QUERY, [cursor_id, last, 50000])
+                found = cur.fetchall()
+                if not found:
+                    break
+                with conn.cursor() as write:
+                    total += _copy(
+                        write,
+                        "vpbx_lead_phone",
+                        ("lead_id", "key", "field", "rank"),
+                        lead_keys.rows_of_leads(found),
+                    )
+                cursor_id = found[-1][0]
+            conn.commit()
+            info["keys"], info["keys_s"] = total, round(time.perf_counter() - start, 2)
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute("ANALYZE crm_lead")
+            cur.execute("ANALYZE vpbx_lead_phone")
+    finally:
+        conn.close()
+    return info
+
+
 def fill_phone_keys(db):
     """Recompute the whole key table (like ``_vpbx_rebuild``) with COPY; returns the rows."""
     conn = connect(db, autocommit=False)
@@ -709,9 +795,14 @@ def _encode(body):
     return json.dumps(body).encode(), {"Content-Type": "application/json"}
 
 
-def load(target, bodies=None, concurrency=1, n=None, method=None, headers=None, timeout=30):
-    """Send every body (or `n` GETs) to `target` from `concurrency` threads; see module doc."""
+def load(
+    target, bodies=None, concurrency=1, n=None, method=None, headers=None, timeout=30, paths=None
+):
+    """Send every body (or `n` GETs, or a GET of each of `paths` on `target`'s host) to
+    `target` from `concurrency` threads; see module doc."""
     items = list(bodies) if bodies is not None else [None] * int(n or 0)
+    if paths is not None:
+        items = list(paths)
     total = len(items)
     cursor = iter(range(total))
     lock = threading.Lock()
@@ -742,10 +833,10 @@ def load(target, bodies=None, concurrency=1, n=None, method=None, headers=None, 
                         conn = http.client.HTTPConnection(
                             parsed.hostname, parsed.port, timeout=timeout
                         )
-                    data, head = _encode(body)
+                    data, head = _encode(body) if paths is None else (None, {})
                     conn.request(
                         method or ("POST" if data is not None else "GET"),
-                        path,
+                        body if paths is not None else path,
                         body=data,
                         headers={**head, **(headers or {})},
                     )

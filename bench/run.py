@@ -20,6 +20,10 @@
              COPY, each linked to a call) in an odoo-bin shell, run after run as the scheduled
              action would; webhook p50/p95 at 4 senders while it runs, side by side with the
              same load without it (Odoo --workers=2, its own database).
+7. route     ring-time routing (issue #16): GET /vpbx/route/<token>?phoneNumber=&sipNumber= at
+             the largest size plus ROUTE_LEADS open leads and opportunities (Odoo --workers=2),
+             p50/p95 at 1 and 8 callers, each level next to /web/health with as many senders;
+             callers are contacts' and leads' numbers written as the PBX does, and unknown ones.
 
 Prints a table, writes bench/results.json and rewrites bench/RESULTS.md. Nothing here asserts.
 """
@@ -49,7 +53,20 @@ MAIN_MODULES = (common.MODULE, "sms")
 BASE_MODULES = ("hr", "contacts", "mail", "phone_validation")
 SIM_KEY = "bench-api-key"
 NOTES_MARK = "## Notes"
-SECTIONS = ("lookup", "ingest", "backfill", "backlog", "overhead", "live", "purge", "dashboard")
+SECTIONS = (
+    "lookup",
+    "ingest",
+    "backfill",
+    "backlog",
+    "overhead",
+    "live",
+    "purge",
+    "dashboard",
+    "route",
+)
+#: leads and opportunities added for the route section, and the salespeople owning them
+ROUTE_LEADS = 200000
+ROUTE_OWNERS = 40
 
 
 def say(msg):
@@ -550,6 +567,124 @@ def bench_live(db, size, quick):
                 )
         finally:
             client.close()
+    return result
+
+
+# --------------------------------------------------------------------------- 6. route
+
+ROUTE_SETUP_CODE = r"""
+import json
+%(pbx_code)s
+pbx.write({'route_enabled': True, 'route_team_members': False})
+users = env['res.users'].sudo().search([('login', '=like', 'vpbx_route_bench_%%')], order='id')
+for index in range(len(users), %(owners)d):
+    user = env['res.users'].sudo().create(
+        {'name': 'Route owner %%d' %% index, 'login': 'vpbx_route_bench_%%d' %% index})
+    env['hr.employee'].sudo().create({'name': user.name, 'user_id': user.id,
+        'vpbx_pbx_id': pbx.id, 'vpbx_extension': str(7800 + index)})
+    users |= user
+env.cr.commit()
+print('OWNERS=' + json.dumps(users.ids))
+"""
+
+
+def _route_callers(db, count, seed):
+    """Caller numbers as the PBX writes them (84..., no +): a third from contacts, a third
+    from leads, a third unknown."""
+    rng = random.Random(seed)
+    contacts = [p or m for _pid, p, m in common.contact_numbers(db, count // 3, seed=seed)]
+    leads = [
+        row[0]
+        for row in common.sql(
+            db,
+            "SELECT phone FROM crm_lead WHERE type = 'lead' AND phone IS NOT NULL"
+            " ORDER BY random() LIMIT %s",
+            [count // 3],
+        )
+    ]
+    unknown = [f"0{rng.choice((91, 98, 33))}{rng.randrange(10**7):07d}" for _ in range(count // 3)]
+    callers = [common.caller_number(n) or n for n in contacts + leads] + unknown
+    rng.shuffle(callers)
+    return callers
+
+
+def bench_route(db, size, quick):
+    """Routing answers next to /web/health (see the module doc)."""
+    import urllib.parse
+
+    out = common.shell(db, ROUTE_SETUP_CODE % {"pbx_code": common.PBX_CODE, "owners": ROUTE_OWNERS})
+    line = next((x for x in out.splitlines() if x.startswith("OWNERS=")), None)
+    if line is None:
+        raise common.ShellError("the routing salespeople could not be set up", out)
+    owners = json.loads(line.split("=", 1)[1])
+    leads = ROUTE_LEADS if not quick else 5000
+    setup = common.generate_leads(db, leads, owners, seed=16)
+    # a third of the contacts have one of the salespeople
+    common.sql(
+        db,
+        "UPDATE res_partner SET user_id = (%s::int[])[1 + id %% %s] WHERE id %% 3 = 0",
+        [owners, len(owners)],
+    )
+    common.sql(db, "ANALYZE res_partner")
+    say(
+        f"route: {leads:,} leads by COPY in {setup['copy_s']} s, {setup['keys']:,} key rows"
+        f" in {setup['keys_s']} s"
+    )
+    per_level = {1: 600, 8: 2400} if not quick else {1: 100, 8: 300}
+    callers = _route_callers(db, 3000, seed=16)
+    result = {"contacts": size, "leads": leads, "workers": 2, "levels": [], "setup": setup}
+    before = common.sql(db, "SELECT COALESCE(MAX(id), 0) FROM vpbx_route_log")[0][0]
+    with common.OdooServer(db, workers=2) as server:
+        url = common.webhook_url(server, db).replace("/vpbx/webhook/", "/vpbx/route/", 1)
+        path = urllib.parse.urlsplit(url).path
+
+        def paths(count, offset):
+            return [
+                f"{path}?phoneNumber={urllib.parse.quote(callers[(offset + i) % len(callers)])}"
+                "&sipNumber=842888806669"
+                for i in range(count)
+            ]
+
+        common.load(url, paths=paths(100, 0), concurrency=2)  # warm-up: plans, caches
+        common.load(f"{server.url}/web/health", n=100, concurrency=2)
+        for level in (1, 8):
+            health = common.load(f"{server.url}/web/health", n=per_level[level], concurrency=level)
+            route = common.load(url, paths=paths(per_level[level], level * 7), concurrency=level)
+            if route["error_samples"]:
+                say(f"route c={level}: errors {route['error_samples']}")
+            row = {
+                "callers": level,
+                "requests": route["requests"],
+                "route_p50_ms": route["p50_ms"],
+                "route_p95_ms": route["p95_ms"],
+                "route_p99_ms": route["p99_ms"],
+                "route_rps": route["rps"],
+                "errors": route["errors"],
+                "health_p50_ms": health["p50_ms"],
+                "health_p95_ms": health["p95_ms"],
+                "health_rps": health["rps"],
+            }
+            result["levels"].append(row)
+            say(
+                f"route c={level}: p50 {row['route_p50_ms']} ms p95 {row['route_p95_ms']} ms,"
+                f" {row['route_rps']} req/s, errors {row['errors']}; /web/health p95"
+                f" {row['health_p95_ms']} ms, {row['health_rps']} req/s"
+            )
+    result["answers"] = dict(
+        common.sql(
+            db,
+            "SELECT reason, count(*) FROM vpbx_route_log WHERE id > %s GROUP BY reason",
+            [before],
+        )
+    )
+    result["lookup_ms"] = common.sql(
+        db,
+        "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY duration_ms),"
+        " percentile_cont(0.95) WITHIN GROUP (ORDER BY duration_ms)"
+        " FROM vpbx_route_log WHERE id > %s",
+        [before],
+    )[0]
+    say(f"route answers by reason: {result['answers']}; in Odoo p50/p95 {result['lookup_ms']} ms")
     return result
 
 
@@ -1152,6 +1287,16 @@ def targets(results):
                 f"{dashboard['kpis']['p50_ms']} ms p50, {dashboard['kpis']['max_ms']} ms max",
             )
         )
+    route = results.get("route")
+    for level in (route or {}).get("levels", []):
+        if level["callers"] == 8:
+            out.append(
+                (
+                    "route: p95 <= 15 ms at 8 callers, 0 errors",
+                    level["route_p95_ms"] <= 15 and level["errors"] == 0,
+                    f"{level['route_p95_ms']} ms, {level['errors']} errors",
+                )
+            )
     overhead = results.get("overhead")
     if overhead:
         out.append(
@@ -1233,6 +1378,33 @@ def table(results):
                 f"| {level['senders']} | {level['events']} | {level['notified']} |"
                 f" {level['popup_p50_ms']} | {level['popup_p95_ms']} | {level['live_rps']} |"
                 f" {level['health_rps']} | {level['throughput_ratio']} |"
+            )
+        add("")
+    route = results.get("route")
+    if route and route.get("levels"):
+        add(
+            f"### Ring-time routing (GET /vpbx/route, Odoo --workers={route['workers']},"
+            f" {route['contacts']:,} contacts, {route['leads']:,} leads)"
+        )
+        add("")
+        measured("route")
+        add(
+            "The PBX's routing request at ring time, callers from contacts', leads' and unknown"
+            " numbers, keep-alive callers; /web/health with as many senders in the same run."
+            f" Answers by reason: {route.get('answers')}; time inside Odoo (routing log)"
+            f" p50/p95 {route.get('lookup_ms')} ms."
+        )
+        add("")
+        add(
+            "| callers | requests | route p50 ms | route p95 ms | route req/s | errors |"
+            " /web/health p50 ms | /web/health p95 ms | /web/health req/s |"
+        )
+        add("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for level in route["levels"]:
+            add(
+                f"| {level['callers']} | {level['requests']} | {level['route_p50_ms']} |"
+                f" {level['route_p95_ms']} | {level['route_rps']} | {level['errors']} |"
+                f" {level['health_p50_ms']} | {level['health_p95_ms']} | {level['health_rps']} |"
             )
         add("")
     ingest = results.get("ingest")
@@ -1415,7 +1587,9 @@ def table(results):
 def main():
     parser = argparse.ArgumentParser(prog="./dev bench", description=__doc__)
     parser.add_argument("--sizes", default="10000,100000,1000000")
-    parser.add_argument("--only", default="lookup,ingest,backfill,overhead,live,purge")
+    parser.add_argument(
+        "--only", default="lookup,ingest,backfill,overhead,live,purge,dashboard,route"
+    )
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run")
     parser.add_argument("--keep", action="store_true", help="keep the main database")
     parser.add_argument(
@@ -1445,7 +1619,7 @@ def main():
             "load_avg": [round(v, 2) for v in os.getloadavg()],
         }
 
-    if only & {"lookup", "ingest", "backfill", "backlog", "live"}:
+    if only & {"lookup", "ingest", "backfill", "backlog", "live", "route"}:
         seconds = common.create_db(DB_MAIN, MAIN_MODULES)
         results["setup"].append(
             f"database with {', '.join(MAIN_MODULES)} created in {seconds:.0f} s"
@@ -1485,6 +1659,9 @@ def main():
         if "live" in only:
             results["live"] = bench_live(DB_MAIN, have, args.quick)
             stamp("live")
+        if "route" in only:
+            results["route"] = bench_route(DB_MAIN, have, args.quick)
+            stamp("route")
         if not args.keep:
             common.drop_db(DB_MAIN)
     if "purge" in only:

@@ -1,1 +1,1 @@
-from . import recording, webhook
+from . import recording, route, webhook

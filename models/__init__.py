@@ -1,4 +1,5 @@
 from . import (
+    crm_lead,
     hr_employee,
     hr_employee_base,
     ir_http,
@@ -11,11 +12,16 @@ from . import (
     vpbx_callback,
     vpbx_click2call,
     vpbx_history_import,
+    vpbx_lead_day,
+    vpbx_lead_phone,
     vpbx_live_call,
     vpbx_partner_phone,
     vpbx_pbx,
+    vpbx_pbx_lead_source,
     vpbx_recording,
     vpbx_retention,
+    vpbx_route,
+    vpbx_route_log,
     vpbx_sync_state,
     vpbx_webhook_event,
 )

@@ -24,7 +24,13 @@ from odoo import SUPERUSER_ID, Command, api, fields, models
 from odoo.exceptions import AccessError, UserError
 from odoo.tools import SQL
 
-from ..const import CALLBACK_ACTIVITY, CALLBACK_STATUSES, GROUP_MANAGER, GROUP_USER
+from ..const import (
+    CALLBACK_ACTIVITY,
+    CALLBACK_STATUSES,
+    GROUP_MANAGER,
+    GROUP_SALESMAN,
+    GROUP_USER,
+)
 from ..services.phone import format_display, phone_keys
 from ..services.recording_url import playable_url, recording_route
 from .phone_blacklist import BLOCKED_KEYS_SQL
@@ -156,6 +162,28 @@ class VpbxCall(models.Model):
         "partner_id",
         string="Candidates",
         readonly=True,
+    )
+    lead_id = fields.Many2one(
+        "crm.lead",
+        string="Lead/Opportunity",
+        index="btree_not_null",
+        ondelete="set null",
+        # VPBX users without the pipeline's rights (HR officers) read calls too
+        groups=GROUP_SALESMAN,
+        help="The open lead or opportunity of the caller, by the rule: the contact's open"
+        " opportunities, else the open leads carrying the number; among several, the one"
+        " assigned to the call's agent, then an opportunity rather than a lead, then the most"
+        " recently updated. The others are listed under Other leads.",
+    )
+    candidate_lead_ids = fields.Many2many(
+        "crm.lead",
+        "vpbx_call_candidate_lead_rel",
+        "call_id",
+        "lead_id",
+        string="Other Leads",
+        readonly=True,
+        groups=GROUP_SALESMAN,
+        help="Every open lead or opportunity of the caller, when there are several.",
     )
     employee_id = fields.Many2one(
         "hr.employee", string="Agent", index="btree_not_null", ondelete="set null"
@@ -419,6 +447,12 @@ class VpbxCall(models.Model):
                 vals.update(self._vpbx_partner_values(settings.company_id, keys))
             if vals.get("extension"):
                 vals.update(self._vpbx_employee_values(settings.pbx_id, vals["extension"]))
+            if keys or vals.get("partner_id"):
+                vals.update(
+                    self._vpbx_lead_values(
+                        settings.company_id, keys, vals.get("partner_id"), vals.get("user_id")
+                    )
+                )
             live = self.env["vpbx.live.call"]
             change = None
             if not self.env.context.get("vpbx_no_followup"):
@@ -450,7 +484,11 @@ class VpbxCall(models.Model):
         )
         if number_changed:
             vals.update(
-                partner_id=False, is_ambiguous=False, candidate_partner_ids=[Command.clear()]
+                partner_id=False,
+                is_ambiguous=False,
+                candidate_partner_ids=[Command.clear()],
+                lead_id=False,
+                candidate_lead_ids=[Command.clear()],
             )
         if call.employee_id and vals.get("extension", call.extension) != call.extension:
             # another extension took the call (e.g. a ring group): find its employee again
@@ -462,6 +500,8 @@ class VpbxCall(models.Model):
             call._vpbx_match_partner()
         if call.extension and not call.employee_id:
             call._vpbx_match_employee()
+        if not call.lead_id:
+            call._vpbx_match_lead()
         if call.is_final and not was_final:
             call._vpbx_on_final(settings)
         if not self.env.context.get("vpbx_no_followup"):
@@ -505,7 +545,7 @@ class VpbxCall(models.Model):
         if not pending:
             return
         vals = {"vpbx_click2call": True}
-        for fname in ("partner_id", "employee_id", "user_id"):
+        for fname in ("partner_id", "lead_id", "employee_id", "user_id"):
             if pending[fname] and not call[fname]:
                 vals[fname] = pending[fname].id
         call.write(vals)
@@ -633,6 +673,69 @@ class VpbxCall(models.Model):
             self.browse(ids)._vpbx_match_partner()
         return ids
 
+    # ------------------------------------------------------------------ leads
+
+    def _vpbx_match_lead(self):
+        """Link each call without a lead to its caller's open lead or opportunity."""
+        for call in self:
+            keys = call._vpbx_number_keys()
+            if not keys and not call.partner_id:
+                continue
+            vals = call._vpbx_lead_values(
+                call.company_id.id, keys, call.partner_id.id, call.user_id.id
+            )
+            if vals:
+                call.write(vals)
+
+    @api.model
+    def _vpbx_lead_values(self, company_id, keys, partner_id=None, user_id=None):
+        """lead_id and candidate_lead_ids of a call of `company_id` with these number keys and
+        contact; {} when the caller has no open lead.
+
+        The rule (one lead, the others listed):
+        1. the contact's open opportunities (its own or its company's) before the open leads
+           that only carry the number;
+        2. assigned to the call's agent;
+        3. an opportunity rather than a lead;
+        4. the most recently updated, then the newest.
+        """
+        partner_ids = []
+        if partner_id:
+            partner = self.env["res.partner"].sudo().browse(partner_id)
+            partner_ids = list({partner.id, partner.commercial_partner_id.id})
+        found = self.env["vpbx.lead.phone"].sudo()._vpbx_find_leads(company_id, keys, partner_ids)
+        if not found:
+            return {}
+        found.sort(
+            key=lambda row: (
+                not row[3],
+                not (user_id and row[2] == user_id),
+                not row[1],
+                -(row[4].timestamp() if row[4] else 0),
+                -row[0],
+            )
+        )
+        return {
+            "lead_id": found[0][0],
+            "candidate_lead_ids": [Command.set([row[0] for row in found])]
+            if len(found) > 1
+            else [Command.clear()],
+        }
+
+    @api.model
+    def _vpbx_relink_unlinked_leads(self, keys):
+        """Link the calls without a lead whose number has one of `keys` (a lead got it)."""
+        self.flush_model(["lead_id", "customer_number_normalized", "customer_number_alt_key"])
+        self.env.cr.execute(
+            "SELECT id FROM vpbx_call WHERE lead_id IS NULL"
+            " AND (customer_number_normalized = ANY(%s) OR customer_number_alt_key = ANY(%s))",
+            [keys, keys],
+        )
+        ids = [row[0] for row in self.env.cr.fetchall()]
+        if ids:
+            self.browse(ids)._vpbx_match_lead()
+        return ids
+
     def _vpbx_match_employee(self):
         """The employee whose extension took the call, on the call's account, and its user."""
         for call in self:
@@ -670,9 +773,11 @@ class VpbxCall(models.Model):
         outcome = self._vpbx_outcome_from_pbx()
         if self.env.context.get("vpbx_no_followup"):
             return
+        if not self.lead_id and not self.partner_id and not self.candidate_partner_ids:
+            self.env["vpbx.lead.day"]._vpbx_lead_for_unknown(self, settings)
         if outcome.schedules_callback and self.user_id:
             self._vpbx_schedule_outcome_callback(outcome, self.user_id)
-        if self.partner_id and settings.post_call_note:
+        if (self.partner_id or self.lead_id) and settings.post_call_note:
             self._vpbx_post_note()
         if self.direction == "inbound" and self.status in CALLBACK_STATUSES:
             self._vpbx_schedule_callback(settings)
@@ -704,9 +809,27 @@ class VpbxCall(models.Model):
         # as _message_log does, but without reading the author's email and the company's
         # catchall for a reply-to that nobody uses. message_post's recipient and notification
         # work would double the cost of a webhook delivery.
-        values = {
-            "model": "res.partner",
-            "res_id": self.partner_id.id,
+        # The same note on the contact and on the lead or opportunity of the call
+        targets = [
+            (model, record.id)
+            for model, record in (("res.partner", self.partner_id), ("crm.lead", self.lead_id))
+            if record
+        ]
+        values_list = [self._vpbx_note_values(model, res_id, body) for model, res_id in targets]
+        if self.env.context.get("vpbx_batch_notes"):
+            # a batch of the webhook queue: every note of the batch in one create, just before
+            # its commit (a rolled back batch drops them with the rest)
+            pending = self.env.cr.precommit.data.setdefault(NOTES_KEY, [])
+            if not pending:
+                self.env.cr.precommit.add(self.env["vpbx.call"]._vpbx_create_pending_notes)
+            pending.extend(values_list)
+            return
+        self.env["res.partner"].sudo()._message_create(values_list)
+
+    def _vpbx_note_values(self, model, res_id, body):
+        return {
+            "model": model,
+            "res_id": res_id,
             "body": body,
             "message_type": "comment",
             "is_internal": True,
@@ -718,15 +841,6 @@ class VpbxCall(models.Model):
             "record_alias_domain_id": False,
             "record_company_id": False,
         }
-        if self.env.context.get("vpbx_batch_notes"):
-            # a batch of the webhook queue: every note of the batch in one create, just before
-            # its commit (a rolled back batch drops them with the rest)
-            pending = self.env.cr.precommit.data.setdefault(NOTES_KEY, [])
-            if not pending:
-                self.env.cr.precommit.add(self.env["vpbx.call"]._vpbx_create_pending_notes)
-            pending.append(values)
-            return
-        self.partner_id.sudo()._message_create([values])
 
     @api.model
     def _vpbx_create_pending_notes(self):
@@ -774,7 +888,8 @@ class VpbxCall(models.Model):
             )
             activity.write({"summary": summary, "note": escape(note)})
         else:
-            target = self.partner_id or self
+            # on the lead or opportunity when there is one: sales staff work from the pipeline
+            target = self.lead_id or self.partner_id or self
             activity = target.activity_schedule(
                 CALLBACK_ACTIVITY,
                 date_deadline=day,
@@ -974,7 +1089,7 @@ class VpbxCall(models.Model):
     def _vpbx_outcome_targets(self):
         """The records whose chatter shows the call's outcome: the contact (and the lead)."""
         self.ensure_one()
-        return [record for record in (self.partner_id,) if record]
+        return [record for record in (self.partner_id, self.lead_id) if record]
 
     def _vpbx_post_outcome(self, outcome, note, user):
         """A note on the contact's chatter, written in the language of the agent who wrote it;

@@ -70,11 +70,12 @@ class VpbxClick2call(models.AbstractModel):
         )
 
     @api.model
-    def _vpbx_click2call(self, number, company=None, partner=None, region=None):
+    def _vpbx_click2call(self, number, company=None, partner=None, region=None, lead=None):
         """Ask the PBX to connect the current user's extension to `number`.
 
         :param company: the company of the record called from (default: the current one)
         :param partner: the contact called, linked to the call
+        :param lead: the lead or opportunity called from, linked to the call
         :param region: country code for a number written without international prefix
             (default: the company's)
         :return: a notification action
@@ -124,7 +125,7 @@ class VpbxClick2call(models.AbstractModel):
         call_uuid = payload.get("call_uuid") if isinstance(payload, dict) else None
         call_uuid = str(call_uuid) if call_uuid else None
         call = self._vpbx_create_calling(
-            pbx, caller, hotline, dial, keys, call_uuid, partner=partner
+            pbx, caller, hotline, dial, keys, call_uuid, partner=partner, lead=lead
         )
         _logger.info(
             "VPBX click-to-call by user %s (extension %s): call %s, uuid %s",
@@ -138,7 +139,9 @@ class VpbxClick2call(models.AbstractModel):
         )
 
     @api.model
-    def _vpbx_create_calling(self, pbx, caller, hotline, dial, keys, call_uuid, partner=None):
+    def _vpbx_create_calling(
+        self, pbx, caller, hotline, dial, keys, call_uuid, partner=None, lead=None
+    ):
         """The outbound call waiting for the PBX's record; its id is the call_uuid until then."""
         Call = (
             self.env["vpbx.call"]
@@ -159,6 +162,8 @@ class VpbxClick2call(models.AbstractModel):
             if known:
                 if partner and not known.partner_id:
                     ours["partner_id"] = partner.id
+                if lead and not known.lead_id:
+                    ours["lead_id"] = lead.id
                 known.write(ours)
                 return known
         vals = {
@@ -177,6 +182,7 @@ class VpbxClick2call(models.AbstractModel):
             "hotline": hotline or False,
             "agent_name": caller.name,
             "partner_id": partner.id if partner else False,
+            "lead_id": lead.id if lead else False,
             "start_time": fields.Datetime.now(),
         }
         try:
@@ -189,4 +195,6 @@ class VpbxClick2call(models.AbstractModel):
             call = Call.create(vals)
         if not partner:
             call._vpbx_match_partner()
+        if not lead:
+            call._vpbx_match_lead()
         return call

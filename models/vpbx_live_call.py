@@ -18,7 +18,7 @@ import pytz
 
 from odoo import api, fields, models
 from odoo.exceptions import AccessError
-from odoo.tools import html2plaintext
+from odoo.tools import format_amount, html2plaintext
 
 from ..const import CALLBACK_ACTIVITY, GROUP_USER
 from ..services.call_mapping import state_token
@@ -35,6 +35,7 @@ from . import bus_notify
 #: What the pop-up lists of a number's earlier calls, of a contact's activities
 CARD_CALLS = 5
 CARD_ACTIVITIES = 5
+CARD_LEADS = 5
 NOTE_LENGTH = 300
 #: Calls of the day listed in the systray
 RECENT_CALLS = 10
@@ -191,6 +192,8 @@ class VpbxLiveCall(models.AbstractModel):
             if len(partners) > 1
             else [],
             "last_calls": self._vpbx_card_calls(call),
+            "leads": self._vpbx_card_leads(call),
+            "can_create_lead": self.env["crm.lead"].has_access("create"),
             **self._vpbx_card_outcome(call),
         }
 
@@ -254,6 +257,32 @@ class VpbxLiveCall(models.AbstractModel):
             }
             for activity in activities
         ]
+
+    @api.model
+    def _vpbx_card_leads(self, call):
+        """The caller's open leads and opportunities the user may read: the call's own first
+        (see vpbx.call.lead_id for the rule), then the others."""
+        ids = list(dict.fromkeys(call.lead_id.ids + call.candidate_lead_ids.ids))
+        leads = self.env["crm.lead"].browse(ids).exists()._filtered_access("read")
+        cards = []
+        for lead in leads[:CARD_LEADS]:
+            if not lead.active or lead.stage_id.is_won:
+                continue
+            cards.append(
+                {
+                    "id": lead.id,
+                    "name": lead.name or "",
+                    "type": lead.type,
+                    "stage": lead.stage_id.name or "",
+                    "expected_revenue": format_amount(
+                        self.env, lead.expected_revenue, lead.company_currency
+                    )
+                    if lead.expected_revenue
+                    else "",
+                    "salesperson": lead.user_id.name or "",
+                }
+            )
+        return cards
 
     @api.model
     def _vpbx_card_calls(self, call):

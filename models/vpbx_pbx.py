@@ -21,6 +21,7 @@ from odoo.exceptions import AccessError, UserError, ValidationError
 from ..const import (
     ACTION_CALLS,
     ACTION_NEW_HISTORY_IMPORT,
+    ACTION_ROUTE_LOG,
     ACTION_WEBHOOK_EVENTS,
     CALL_EVENT_TYPE,
     CRON_PURGE,
@@ -30,11 +31,14 @@ from ..const import (
 from ..services import history_sync, provisioning
 from ..services.call_mapping import CallMapping, parse_record
 from ..services.errors import PayloadError, VpbxError
+from ..services.hotline_sources import hotline_source
 from ..services.partner_keys import DEFAULT_REGION
 from ..services.phone import national_number, normalize
 from ..services.retention import DEFAULT_EVENT_DAYS
+from ..services.routing import RouteSettings
 from ..services.transaction import in_new_transaction
 from ..services.vpbx_client import DEFAULT_PATHS, TokenStore, VpbxClient
+from .vpbx_lead_day import LEAD_CREATION
 
 _logger = logging.getLogger(__name__)
 
@@ -79,6 +83,9 @@ class CallSettings:
     click2call_match_minutes: int
     webhook_queued: bool
     missed_call_user_id: int | None
+    # CRM: new leads from unknown callers (never / missed / inbound) and hotline sources
+    lead_creation: str = "never"
+    lead_sources: tuple = ()
 
 
 def _path_field(key, label):
@@ -267,6 +274,46 @@ class VpbxPbx(models.Model):
         default=10,
         help="A call record the PBX sends with an id of its own completes the pending"
         " click-to-call of the same extension and number started within this many minutes.",
+    )
+
+    # ---------------------------------------------------------------- CRM
+    lead_creation = fields.Selection(
+        LEAD_CREATION,
+        string="New Leads from Unknown Callers",
+        default="never",
+        required=True,
+        help="An inbound call from a number that no contact and no open lead has makes a lead"
+        " (one per number and day): never, for missed calls only, or for every inbound call.",
+    )
+    lead_source_ids = fields.One2many(
+        "vpbx.pbx.lead.source",
+        "pbx_id",
+        string="Lead Sources by Hotline",
+        help="The source and sales team of a new lead, by the hotline the customer called.",
+    )
+    route_enabled = fields.Boolean(
+        string="Route Callers to Their Salesperson",
+        default=True,
+        help="Answer the PBX's routing request (at ring time) with the extension of the"
+        " caller's salesperson. Off: every request gets an empty answer, and the PBX routes"
+        " by its own rules.",
+    )
+    route_api_key = fields.Char(
+        string="Routing API Key",
+        groups=GROUP_MANAGER,
+        copy=False,
+        help="When set, a routing request must carry this key in its X-API-KEY header (the key"
+        " configured on the PBX's side).",
+    )
+    route_team_members = fields.Boolean(
+        string="Ring the Salesperson's Team Too",
+        help="After the salesperson, ring the other members of their sales team.",
+    )
+    route_url = fields.Char(
+        string="Routing URL", compute="_compute_webhook_url", groups=GROUP_MANAGER
+    )
+    route_log_count = fields.Integer(
+        string="Routing Answers", compute="_compute_route_log_count", groups=GROUP_MANAGER
     )
 
     # ---------------------------------------------------------------- provisioning
@@ -475,7 +522,26 @@ class VpbxPbx(models.Model):
     @api.depends("webhook_token")
     def _compute_webhook_url(self):
         for pbx in self:
-            pbx.webhook_url = pbx._vpbx_webhook_url(create=False) if pbx.webhook_token else False
+            url = pbx._vpbx_webhook_url(create=False) if pbx.webhook_token else False
+            pbx.webhook_url = url
+            # the routing callback has the same secret in its URL
+            pbx.route_url = url and url.replace("/vpbx/webhook/", "/vpbx/route/", 1)
+
+    def _compute_route_log_count(self):
+        counts = dict(
+            self.env["vpbx.route.log"]
+            .sudo()
+            ._read_group([("pbx_id", "in", self.ids)], ["pbx_id"], ["__count"])
+        )
+        for pbx in self:
+            pbx.route_log_count = counts.get(pbx._origin, 0)
+
+    def action_open_route_logs(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(ACTION_ROUTE_LOG)
+        action["domain"] = [("pbx_id", "=", self.id)]
+        action["context"] = {}
+        return action
 
     @api.depends("api_url", "api_key")
     def _compute_sync_enabled(self):
@@ -561,6 +627,35 @@ class VpbxPbx(models.Model):
             click2call_match_minutes=pbx.click2call_match_minutes,
             webhook_queued=pbx.webhook_queued,
             missed_call_user_id=pbx.missed_call_user_id.id or None,
+            lead_creation=pbx.lead_creation or "never",
+            lead_sources=tuple(
+                hotline_source(
+                    line.hotline,
+                    line.source_id.id,
+                    line.team_id.id,
+                    line.team_id.user_id.id,
+                    pbx.company_id.country_id.code or DEFAULT_REGION,
+                )
+                for line in pbx.lead_source_ids
+            ),
+        )
+
+    def _vpbx_route_settings(self):
+        self.ensure_one()
+        return self._vpbx_route_settings_cached(self.id)
+
+    @api.model
+    @tools.ormcache("pbx_id")
+    def _vpbx_route_settings_cached(self, pbx_id):
+        """This account's RouteSettings, cached per worker (read on every routing request)."""
+        pbx = self.sudo().browse(pbx_id)
+        return RouteSettings(
+            pbx_id=pbx.id,
+            company_id=pbx.company_id.id,
+            region=pbx.company_id.country_id.code or DEFAULT_REGION,
+            enabled=pbx.route_enabled,
+            api_key=pbx.route_api_key or "",
+            team_members=pbx.route_team_members,
         )
 
     @api.model

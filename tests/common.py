@@ -121,8 +121,8 @@ def remove_committed_company(env, company_id):
 
 
 class VpbxWebhookCommon(HttpCase):
-    """A PBX account with a webhook token in a Vietnamese company, no other contact holding a
-    Vietnamese number."""
+    """A PBX account with a webhook token in a Vietnamese company, no other contact or lead
+    holding a Vietnamese number."""
 
     @classmethod
     def setUpClass(cls):
@@ -134,6 +134,9 @@ class VpbxWebhookCommon(HttpCase):
         # demo contacts use the very numbers of these tests: take them out of the lookup
         keys = cls.env["vpbx.partner.phone"].search([("key", "=like", "+84%")])
         keys.partner_id.write({"phone": False, "mobile": False})
+        # and demo leads and opportunities
+        lead_keys = cls.env["vpbx.lead.phone"].search([("key", "=like", "+84%")])
+        lead_keys.lead_id.write({"phone": False, "mobile": False})
         cls.env["hr.employee"].search([("vpbx_extension", "=like", "91%")]).vpbx_extension = False
         cls.Call = cls.env["vpbx.call"]
         cls.Event = cls.env["vpbx.webhook.event"]

@@ -205,10 +205,10 @@ class TestUiTours(HttpCase):
 
     # ------------------------------------------------------------------ helpers
 
-    def post_call(self, call_id, start, missed=False, direction="inbound"):
+    def post_call(self, call_id, start, missed=False, direction="inbound", number=NUMBER):
         data = call_payload(
             call_id,
-            NUMBER,
+            number,
             start=start,
             missed=missed,
             direction=direction,
@@ -367,3 +367,94 @@ class TestUiTours(HttpCase):
                 self.assertEqual(call.partner_id.name, "Khách mới", "linked by the matching")
                 # the next language's tour starts from an unknown number again
                 call.partner_id.write({"phone": False})
+
+    def test_05_salesperson_sees_calls_on_opportunity(self):
+        """Calls of a number that only an opportunity carries: on the opportunity's form (smart
+        button, Call button, the missed call's activity) and in its call list."""
+        number = "0977246810"
+        self.salesperson.groups_id += self.env.ref("sales_team.group_sale_salesman")
+        keys = self.env["vpbx.lead.phone"].search([("key", "=", "+84977246810")])
+        keys.lead_id.write({"phone": False, "mobile": False})
+        lead = self.env["crm.lead"].create(
+            {
+                "name": "Máy lọc nước cho văn phòng",
+                "type": "opportunity",
+                "phone": "0977 246 810",
+                "user_id": self.salesperson.id,
+                "expected_revenue": 15000000,
+            }
+        )
+        now = int(time.time())
+        self.post_call("TOUR-LEAD-1", now - 3600, number=number)
+        self.post_call("TOUR-LEAD-2", now - 600, missed=True, number=number)
+        self.env.invalidate_all()
+        calls = self.env["vpbx.call"].search([("vpbx_call_id", "like", "TOUR-LEAD-")])
+        self.assertEqual(len(calls), 2)
+        self.assertEqual(calls.lead_id, lead)
+        missed = calls.filtered(lambda c: c.status == "missed")
+        self.assertEqual(
+            (missed.callback_activity_id.res_model, missed.callback_activity_id.res_id),
+            ("crm.lead", lead.id),
+        )
+        for lang in LANGS:
+            with self.subTest(lang=lang):
+                self.start_tour(
+                    f"/odoo/crm/{lead.id}",
+                    "sentech_vpbx_crm_lead_calls",
+                    **self.tour_options(self.salesperson, lang),
+                )
+                self.assertScreenshots(["lead"])
+
+    def test_06_live_call_shows_opportunities_and_creates_leads(self):
+        """The pop-up lists the caller's open opportunity (Open opens it) and, for an unknown
+        number, Create lead: the lead saved from it takes the ringing call."""
+        websocket = patch.object(WebsocketConnectionHandler, "websocket_allowed", return_value=True)
+        self.startPatcher(websocket)
+        self.salesperson.groups_id += self.env.ref("sales_team.group_sale_salesman")
+        token = self.pbx.sudo().webhook_token
+        unknown = "0977555666"
+        opportunity = self.env["crm.lead"].create(
+            {
+                "name": "Hợp đồng bảo trì",
+                "type": "opportunity",
+                "partner_id": self.partner.id,
+                "user_id": self.salesperson.id,
+                "expected_revenue": 8000000,
+            }
+        )
+        for lang, short in LANGS.items():
+            with self.subTest(lang=lang):
+                # the previous language's lead (and any contact) would make the number known
+                self.env["vpbx.lead.phone"].search([("key", "=", "+84977555666")]).lead_id.write(
+                    {"phone": False, "mobile": False}
+                )
+                self.env["vpbx.partner.phone"].search(
+                    [("key", "=", "+84977555666")]
+                ).partner_id.write({"phone": False, "mobile": False})
+                self.start_tour(
+                    "/odoo",
+                    "sentech_vpbx_live_call_opportunity",
+                    **self.tour_options(
+                        self.salesperson,
+                        lang,
+                        token=token,
+                        call_id=f"TOUR-LIVE-OPP-{short}",
+                        call_id_unknown=f"TOUR-LIVE-LEAD-{short}",
+                        number=NUMBER,
+                        unknown=unknown,
+                        extension=EXTENSION,
+                        lead=str(opportunity.id),
+                    ),
+                )
+                self.env.invalidate_all()
+                calls = self.env["vpbx.call"].search(
+                    [("vpbx_call_id", "in", [f"TOUR-LIVE-OPP-{short}", f"TOUR-LIVE-LEAD-{short}"])],
+                    order="id",
+                )
+                self.assertEqual(calls[0].lead_id, opportunity)
+                created = calls[1].lead_id
+                self.assertTrue(created, "the lead saved from the pop-up took the call")
+                self.assertIn("0977 555 666", created.name)
+                # CRM may rewrite the number (+84 977 555 666): the same key all the same
+                keys = self.env["vpbx.lead.phone"].search([("key", "=", "+84977555666")])
+                self.assertEqual(keys.lead_id, created)

@@ -87,6 +87,8 @@ ERROR_TEXTS = {
 HOTLINES = ("842888806669", "842873001234")
 FIRST_EXTENSION = 101
 MAX_PAGE_SIZE = 50
+#: The PBX waits this long for the routing URL's answer, then rings by its own rules
+ROUTE_TIMEOUT = 2.0
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 # Data for generated calls: Vietnamese names and number formats seen in real contact lists.
@@ -289,6 +291,10 @@ class VpbxSimulator:
             self.accept_bearer = True
             self.accept_api_key_header = True
             self.auth_count = 0
+            # ring-time routing (OmiCall's routing-criteria callback): asked before ringing
+            self.route_url = None
+            self.route_api_key = None
+            self.route_answers = []  # [(number, hotline, extensions answered or None)]
 
     # ------------------------------------------------------------------ test controls
     def expire_tokens(self):
@@ -553,15 +559,43 @@ class VpbxSimulator:
             )
             return dict(record)
 
+    # ------------------------------------------------------------------ routing
+    def ask_route(self, number, hotline):
+        """The extensions the routing URL answers for a caller (as OmiCall asks at ring time:
+        ``GET <url>?phoneNumber=&sipNumber=``, ``X-API-KEY``, at most ROUTE_TIMEOUT seconds);
+        None without a routing URL, [] for an empty answer, an error or a time-out."""
+        with self._lock:
+            url, key = self.route_url, self.route_api_key
+        if not url:
+            return None
+        query = urllib.parse.urlencode({"phoneNumber": number, "sipNumber": hotline or ""})
+        req = urllib.request.Request(f"{url}{'&' if '?' in url else '?'}{query}", method="GET")
+        if key:
+            req.add_header("X-API-KEY", key)
+        try:
+            with urllib.request.urlopen(req, timeout=ROUTE_TIMEOUT) as resp:
+                text = resp.read(4096).decode("utf-8", "replace") if resp.status == 200 else ""
+        except (OSError, urllib.error.URLError, ValueError):
+            text = ""
+        extensions = [part.strip() for part in text.strip().split(":") if part.strip()]
+        with self._lock:
+            self.route_answers.append((number, hotline, extensions))
+        return extensions
+
     # ------------------------------------------------------------------ live calls
     def ring_events(self, extension, number, answer=True, ring_sec=4, talk_sec=8):
         """``[(delay in seconds, body)]`` of one inbound call as live events, then its record:
-        ringing, answered (unless ``answer`` is false), hangup, final record (``state: cdr``)."""
-        extension, start = str(extension), int(_now())
+        ringing, answered (unless ``answer`` is false), hangup, final record (``state: cdr``).
+
+        With a routing URL set, the PBX asks it first: the extensions it answers ring (the
+        first one answers) instead of `extension`."""
+        hotline = self.hotlines[0] if self.hotlines else ""
+        routed = self.ask_route(number, hotline)
+        ringing = [str(ext) for ext in routed] if routed else [str(extension)]
+        extension, start = ringing[0], int(_now())
         # a new id every time, even after a restart of a seeded simulator: a call that ended
         # in an earlier session would not ring again
         tid = str(uuid.uuid4())
-        hotline = self.hotlines[0] if self.hotlines else ""
         agent = self._agent_for(extension)
         live = {
             "transaction_id": tid,
@@ -572,7 +606,7 @@ class VpbxSimulator:
             "to_number": hotline,
             "hotline": hotline,
             "time_start_call": start,
-            "users_status": [{"extension": extension, "answer_at": None}],
+            "users_status": [{"extension": ext, "answer_at": None} for ext in ringing],
         }
         events = [(0.0, {**live, "state": "ringing", "event_time": start * 1000})]
         if answer:
@@ -1029,7 +1063,9 @@ class VpbxSimulator:
             talk_sec=float(body.get("talk_sec", 8)),
             wait=False,
         )
-        return {"ok": True, "transaction_id": call_id, "url": url}
+        with self._lock:
+            routed = self.route_answers[-1][2] if self.route_url and self.route_answers else None
+        return {"ok": True, "transaction_id": call_id, "url": url, "routed": routed}
 
     def _c_add_agent(self, body):
         agent = self.add_agent(
@@ -1054,6 +1090,9 @@ class VpbxSimulator:
                 self.do_not_call = set(body["do_not_call"] or [])
             if "hotlines" in body:
                 self.hotlines = list(body["hotlines"] or [])
+            for key in ("route_url", "route_api_key"):
+                if key in body:
+                    setattr(self, key, body[key] or None)
         return {"ok": True, **self._c_state({})}
 
     def _c_reset(self, body):
@@ -1166,6 +1205,8 @@ def _cmd_serve(args):
         domain=args.domain,
         seed=args.seed,
     )
+    sim.route_url = args.route_url
+    sim.route_api_key = args.route_api_key
     for i in range(args.agents):
         sim.add_agent(f"Demo Agent {i + 1}", f"agent{i + 1}@example.com")
     if args.calls:
@@ -1261,6 +1302,10 @@ def main(argv=None):
     p_serve.add_argument("--seed", type=int)
     p_serve.add_argument("--agents", type=int, default=0, help="demo agents to create")
     p_serve.add_argument("--calls", type=int, default=0, help="history calls to generate")
+    p_serve.add_argument(
+        "--route-url", help="routing URL asked at ring time (Odoo's /vpbx/route/<token>)"
+    )
+    p_serve.add_argument("--route-api-key", help="X-API-KEY sent to the routing URL")
     p_push = sub.add_parser("push", help="send generated calls to a webhook URL")
     p_push.add_argument("--url", required=True)
     p_push.add_argument("--count", type=int, default=100)

@@ -1,7 +1,7 @@
 /**
  * The pop-up of a call ringing on the user's phone: the caller's number written the Vietnamese
- * way, the contact (or the candidates, or Create contact), earlier calls, the last note, the
- * open activities. Texts from the PBX and the database are shown with t-esc: never markup.
+ * way, the contact (or the candidates, or Create contact), the caller's open opportunities
+ * (or Create lead), earlier calls, the last note, the open activities. Texts from the PBX and the database are shown with t-esc: never markup.
  */
 import { Component, useState } from "@odoo/owl";
 import {
@@ -61,6 +61,39 @@ export class LiveCallPopup extends Component {
             views: [[false, "form"]],
             target: "current",
         });
+    }
+
+    async openLead(leadId) {
+        this.liveCall.dismiss(this.card.id);
+        await this.action.doAction({
+            type: "ir.actions.act_window",
+            res_model: "crm.lead",
+            res_id: leadId,
+            views: [[false, "form"]],
+            target: "current",
+        });
+    }
+
+    async createLead() {
+        const card = this.card;
+        this.liveCall.dismiss(card.id);
+        await this.action.doAction(
+            {
+                type: "ir.actions.act_window",
+                res_model: "crm.lead",
+                views: [[false, "form"]],
+                target: "current",
+                context: {
+                    default_phone: card.number_display,
+                    default_name: _t("Call from %(number)s", { number: card.number_display }),
+                    default_contact_name: card.customer_name || "",
+                },
+            },
+            {
+                // saved: the ringing call links to the new lead through its number keys
+                onClose: () => this.liveCall.refresh(card.id),
+            }
+        );
     }
 
     async createPartner() {

@@ -1,0 +1,83 @@
+"""Every answer to the PBX's routing requests: who called, what was answered, and why.
+
+Written by one plain INSERT per request (no ORM, no access log), read by VPBX managers;
+the autovacuum keeps ROUTE_LOG_DAYS days.
+"""
+
+from odoo import api, fields, models
+
+#: Days of routing answers kept
+ROUTE_LOG_DAYS = 30
+#: Longest caller or hotline text kept (the PBX's text, whatever it sent)
+MAX_TEXT = 64
+
+
+class VpbxRouteLog(models.Model):
+    _name = "vpbx.route.log"
+    _description = "VPBX Routing Answer"
+    _order = "date desc, id desc"
+    _rec_name = "caller"
+    _log_access = False
+
+    date = fields.Datetime(string="Date", required=True, readonly=True, index=True)
+    pbx_id = fields.Many2one(
+        "vpbx.pbx", string="PBX Account", ondelete="cascade", index="btree_not_null", readonly=True
+    )
+    company_id = fields.Many2one("res.company", string="Company", readonly=True)
+    caller = fields.Char(string="Caller", readonly=True, help="The number as the PBX sent it.")
+    hotline = fields.Char(string="Hotline", readonly=True)
+    extensions = fields.Char(
+        string="Answer", readonly=True, help="The extensions answered, joined by ':'."
+    )
+    reason = fields.Selection(
+        [
+            ("owner", "The caller's salesperson"),
+            ("owner_team", "The salesperson and their sales team"),
+            ("team", "The salesperson's team (the salesperson has no extension)"),
+            ("no_owner", "Nobody owns this number"),
+            ("no_extension", "The salesperson has no extension on this PBX account"),
+            ("no_number", "No caller number"),
+            ("bad_number", "Not a phone number"),
+            ("bad_token", "Unknown routing URL"),
+            ("bad_key", "Wrong or missing API key"),
+            ("disabled", "Routing is off on this PBX account"),
+            ("error", "Error"),
+        ],
+        string="Reason",
+        readonly=True,
+    )
+    user_id = fields.Many2one("res.users", string="Salesperson", ondelete="set null", readonly=True)
+    duration_ms = fields.Float(string="Time (ms)", readonly=True, digits=(16, 1))
+
+    @api.model
+    def _vpbx_log(self, pbx_id, company_id, caller, hotline, extensions, reason, user_id, ms):
+        """One INSERT, in the same round trip as two settings of the request's transaction: no
+        time-out of the lookup any more, and a commit that does not wait for the disk (a log
+        row lost in a crash is no loss; the PBX waits for every answer)."""
+        self.env.cr.execute(
+            """
+            SET LOCAL statement_timeout TO DEFAULT;
+            SET LOCAL synchronous_commit TO OFF;
+            INSERT INTO vpbx_route_log
+                   (date, pbx_id, company_id, caller, hotline, extensions, reason, user_id,
+                    duration_ms)
+            VALUES (now() AT TIME ZONE 'UTC', %s, %s, %s, %s, %s, %s, %s, %s)
+            """,
+            [
+                pbx_id,
+                company_id,
+                (caller or "")[:MAX_TEXT] or None,
+                (hotline or "")[:MAX_TEXT] or None,
+                extensions or None,
+                reason,
+                user_id,
+                round(ms, 1),
+            ],
+        )
+
+    @api.autovacuum
+    def _gc_vpbx_route_logs(self):
+        self.env.cr.execute(
+            "DELETE FROM vpbx_route_log WHERE date < (now() AT TIME ZONE 'UTC') - %s::interval",
+            [f"{ROUTE_LOG_DAYS} days"],
+        )
