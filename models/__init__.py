@@ -18,6 +18,7 @@ from . import (
     vpbx_partner_phone,
     vpbx_pbx,
     vpbx_pbx_lead_source,
+    vpbx_phone_key,
     vpbx_recording,
     vpbx_retention,
     vpbx_route,

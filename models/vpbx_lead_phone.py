@@ -6,19 +6,13 @@ open (active, its stage not won) is read from ``crm_lead`` at lookup time, so wi
 archiving or restoring a lead needs no rewrite of its keys and can never leave them stale.
 """
 
-import logging
-
 from odoo import api, fields, models
 
 from ..services.lead_keys import LEAD_NUMBERS_QUERY, lead_key_rows, rows_of_leads
-
-_logger = logging.getLogger(__name__)
+from . import vpbx_phone_key  # noqa: F401 (the abstract model, defined first)
 
 #: Lead fields whose numbers are indexed.
 LEAD_KEY_FIELDS = ("phone", "mobile")
-INSERT_CHUNK = 1000
-INIT_BATCH = 5000
-MAX_ID = 2**31 - 1
 
 #: SQL condition of an open lead ``l`` (joined with its stage ``s``): lost leads are archived
 #: (``action_set_lost``), won ones sit in a won stage.
@@ -35,41 +29,21 @@ LEAD_IDS = """
 
 class VpbxLeadPhone(models.Model):
     _name = "vpbx.lead.phone"
+    _inherit = "vpbx.phone.key"
     _description = "VPBX Lead Phone Key"
-    _log_access = False
-    _rec_name = "key"
     _order = "lead_id, rank, id"
+    _vpbx_owner = "lead_id"
+    _vpbx_columns = ("lead_id", "key", "field", "rank")
+    _vpbx_numbers_query = LEAD_NUMBERS_QUERY
+    _vpbx_label = "leads"
 
     lead_id = fields.Many2one(
         "crm.lead", string="Lead", required=True, ondelete="cascade", index=True
-    )
-    key = fields.Char(string="Key", required=True, index=True, help="E.164 form of the number.")
-    field = fields.Selection(
-        [("phone", "Phone"), ("mobile", "Mobile")], string="Field", required=True
-    )
-    rank = fields.Integer(
-        string="Rank", help="0: today's reading of the number; 1: an older reading of it."
     )
 
     @api.model
     def _vpbx_rows(self, lead_id, region, numbers):
         return lead_key_rows(lead_id, region, numbers)
-
-    @api.model
-    def _vpbx_replace(self, lead_ids, rows, delete=True):
-        """Replace the rows of `lead_ids` by `rows` (plain SQL, batched)."""
-        cr = self.env.cr
-        if delete and lead_ids:
-            cr.execute("DELETE FROM vpbx_lead_phone WHERE lead_id = ANY(%s)", [lead_ids])
-        for start in range(0, len(rows), INSERT_CHUNK):
-            chunk = rows[start : start + INSERT_CHUNK]
-            values = ", ".join(["(%s, %s, %s, %s)"] * len(chunk))
-            cr.execute(
-                "INSERT INTO vpbx_lead_phone (lead_id, key, field, rank)"
-                f" VALUES {values}",  # only placeholders are formatted in
-                [value for row in chunk for value in row],
-            )
-        self.invalidate_model()
 
     # ------------------------------------------------------------------ lookup
 
@@ -99,30 +73,5 @@ class VpbxLeadPhone(models.Model):
         )
         return self.env.cr.fetchall()
 
-    # ------------------------------------------------------------------ existing leads
-
-    def init(self):
-        """Fill the table for leads that existed before the module (install or empty table)."""
-        cr = self.env.cr
-        cr.execute("SELECT 1 FROM vpbx_lead_phone LIMIT 1")
-        if cr.fetchone():
-            return
-        self._vpbx_rebuild()
-
-    @api.model
-    def _vpbx_rebuild(self):
-        """Recompute every key from the leads' numbers, in batches of INIT_BATCH leads."""
-        cr = self.env.cr
-        cr.execute("DELETE FROM vpbx_lead_phone")
-        last_id, total = 0, 0
-        while True:
-            cr.execute(LEAD_NUMBERS_QUERY, [last_id, MAX_ID, INIT_BATCH])
-            batch = cr.fetchall()
-            if not batch:
-                break
-            rows = rows_of_leads(batch)
-            self._vpbx_replace([], rows, delete=False)
-            total += len(rows)
-            last_id = batch[-1][0]
-        _logger.info("VPBX: %s phone keys indexed for existing leads", total)
-        return total
+    def _vpbx_rows_of(self, batch):
+        return rows_of_leads(batch)
