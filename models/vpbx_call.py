@@ -234,6 +234,10 @@ class VpbxCall(models.Model):
     )
 
     # after the call (issue #17): the recording's player, the do-not-call flag
+    # the recording archived in Odoo (models/vpbx_recording.py): rows go with the call
+    vpbx_recording_ids = fields.One2many(
+        "vpbx.recording", "call_id", string="Archived Recording", groups=GROUP_MANAGER
+    )
     vpbx_recording_src = fields.Char(
         string="Recording Player",
         compute="_compute_vpbx_recording_src",
@@ -907,6 +911,22 @@ class VpbxCall(models.Model):
         for call in self:
             playable = call.id and playable_url(call.recording_url)
             call.vpbx_recording_src = recording_route(call.id) if playable else False
+
+    def _vpbx_archived_attachment(self):
+        """The archived audio of this call (superuser record), or an empty recordset."""
+        self.ensure_one()
+        archive = (
+            self.env["vpbx.recording"]
+            .sudo()
+            .search([("call_id", "=", self.id), ("state", "=", "archived")], limit=1)
+        )
+        return archive.attachment_id
+
+    def unlink(self):
+        # the audio files are attachments of the archive rows, which the database's cascade
+        # would leave behind
+        self.env["vpbx.recording"].sudo().search([("call_id", "in", self.ids)]).unlink()
+        return super().unlink()
 
     def _vpbx_recording_html(self):
         """The recording in a note: a link to the checked route (the chatter adds a player to

@@ -19,7 +19,6 @@ from datetime import timedelta
 
 from odoo import api, fields, models
 
-from ..const import GROUP_MANAGER
 from ..services.recording_fetch import FetchError, fetch
 from ..services.retention import Budget
 from .vpbx_webhook_event import queue_time_budget
@@ -225,29 +224,3 @@ class VpbxRecording(models.Model):
         if cron:
             cron.sudo()._trigger()
         return True
-
-
-class VpbxCall(models.Model):
-    """The call's archived recording (the archive rows go with the call, and their audio)."""
-
-    _inherit = "vpbx.call"
-
-    vpbx_recording_ids = fields.One2many(
-        "vpbx.recording", "call_id", string="Archived Recording", groups=GROUP_MANAGER
-    )
-
-    def _vpbx_archived_attachment(self):
-        """The archived audio of this call (superuser record), or an empty recordset."""
-        self.ensure_one()
-        archive = (
-            self.env["vpbx.recording"]
-            .sudo()
-            .search([("call_id", "=", self.id), ("state", "=", "archived")], limit=1)
-        )
-        return archive.attachment_id
-
-    def unlink(self):
-        # the audio files are attachments of the archive rows, which the database's cascade
-        # would leave behind
-        self.env["vpbx.recording"].sudo().search([("call_id", "in", self.ids)]).unlink()
-        return super().unlink()
