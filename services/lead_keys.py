@@ -6,8 +6,7 @@ exists: their ``phone`` and ``mobile`` are read into the same E.164 keys as cont
 (``vpbx.lead.phone``) and the benchmarks, which fill the table by COPY.
 """
 
-from .partner_keys import DEFAULT_REGION
-from .phone import phone_keys
+from .partner_keys import DEFAULT_REGION, number_keys
 
 #: Leads with a number, id in (%s, %s], at most %s of them, in id order, with the country code
 #: of the lead and of its company (the region their numbers are read in).
@@ -26,20 +25,8 @@ LEAD_NUMBERS_QUERY = """
 
 
 def lead_key_rows(lead_id, region, numbers):
-    """Rows (lead_id, key, field, rank) of one lead; a key appears once.
-
-    ``numbers`` is a sequence of (field name, written number).
-    """
-    rows = []
-    seen = set()
-    for fname, number in numbers:
-        if not number:
-            continue
-        for rank, key in enumerate(phone_keys(number, region)):
-            if key not in seen:
-                seen.add(key)
-                rows.append((lead_id, key, fname, rank))
-    return rows
+    """Rows (lead_id, key, field, rank) of one lead; a key appears once."""
+    return [(lead_id, *row) for row in number_keys(region, numbers)]
 
 
 def rows_of_leads(found):

@@ -25,12 +25,11 @@ CONTACT_NUMBERS_QUERY = """
 """
 
 
-def key_rows(partner_id, company_id, region, numbers):
-    """Rows (partner_id, company_id, key, field, rank) of one contact; a key appears once.
+def number_keys(region, numbers):
+    """(key, field, rank) of a record's numbers, a key once (the first field giving it wins).
 
-    ``numbers`` is a sequence of (field name, written number).
+    ``numbers`` is a sequence of (field name, written number). Contacts and leads alike.
     """
-    rows = []
     seen = set()
     for fname, number in numbers:
         if not number:
@@ -38,8 +37,12 @@ def key_rows(partner_id, company_id, region, numbers):
         for rank, key in enumerate(phone_keys(number, region)):
             if key not in seen:
                 seen.add(key)
-                rows.append((partner_id, company_id, key, fname, rank))
-    return rows
+                yield key, fname, rank
+
+
+def key_rows(partner_id, company_id, region, numbers):
+    """Rows (partner_id, company_id, key, field, rank) of one contact; a key appears once."""
+    return [(partner_id, company_id, *row) for row in number_keys(region, numbers)]
 
 
 def rows_of_contacts(found):
