@@ -557,6 +557,56 @@ class TestVpbxEndpoints(SimulatorCase):
             if call["disposition"] != "answered":
                 self.assertEqual(call["bill_sec"], 0)
 
+    def test_history_index_is_a_scan(self):
+        """The simulator's history index answers as a plain scan of its calls: filters, the
+        window's edges, ties in stored order, either direction, another sort field, and the
+        calls changed after a search."""
+        sim = self.sim
+        start = 1_700_000_000
+        calls = sim.generate_calls(300, start, start + 600, seed=5)
+        for call in calls[:60]:  # ties on the start time, stored after the others
+            sim.add_call(**{**call, "transaction_id": call["transaction_id"] + "-tie"})
+        sim.add_call(transaction_id="STILL-RINGING", time_start_call=start + 10)
+        sim.calls["STILL-RINGING"]["time_end_call"] = None
+        sim.calls.touch()
+
+        def scan(criteria, sort, page, size):
+            lo, hi = criteria["fromDate"] / 1000, criteria["toDate"] / 1000
+            items = [
+                dict(c)
+                for c in sim.calls.values()
+                if c.get("time_end_call") is not None
+                and lo <= c["time_start_call"] <= hi
+                and c["direction"] in criteria.get("directions", [c["direction"]])
+            ]
+            field = (sort or {}).get("field") or "time_start_call"
+            items.sort(
+                key=lambda c: (c.get(field) is None, c.get(field) or 0),
+                reverse=not (sort or {}).get("isAsc", False),
+            )
+            return len(items), items[(page - 1) * size : page * size]
+
+        def check():
+            edge = calls[7]["time_start_call"] * 1000
+            for criteria in (
+                {"fromDate": start * 1000, "toDate": (start + 600) * 1000},
+                {"fromDate": edge, "toDate": edge + 120_000, "directions": ["inbound"]},
+                {"fromDate": edge, "toDate": edge},
+                {"fromDate": edge, "toDate": edge - 1},
+            ):
+                for sort in (None, {"isAsc": True}, {"field": "duration", "isAsc": True}):
+                    for page, size in ((1, 50), (2, 7), (40, 50)):
+                        query = {"page": str(page), "size": str(size)}
+                        payload = sim._search(query, criteria, sort)["payload"]
+                        total, items = scan(criteria, sort, page, size)
+                        self.assertEqual(payload["total_items"], total, (criteria, sort))
+                        self.assertEqual(payload["items"], items, (criteria, sort, page))
+
+        check()
+        sim.add_call(**{**calls[3], "time_start_call": start + 5})  # moved, same position
+        sim.complete_call(sim.calls["STILL-RINGING"]["call_uuid"], bill_sec=12)
+        check()
+
     def test_webhooks_and_push(self):
         received = []
         handler = type("Collector", (_Collector,), {"received": received})
