@@ -41,8 +41,11 @@ Data
 Odoo server
     ``OdooServer(db, workers=2, extra_args=(), port=None, log_path=None, max_cron_threads=0)``
     serves `db` alone (``-d`` without ``--db-filter``, unless ``VPBX_BENCH_DBFILTER`` is set);
-    context manager; ``.start(timeout=120)`` waits for ``/web/health``; ``.stop()`` (SIGTERM,
-    then SIGKILL after 30 s); ``.restart()``; ``.url``; ``.port``; ``.pid``;
+    several may serve the same database at once (each has ports of its own, from
+    ``free_port()``, which never hands out a port twice, and a log named after its port;
+    Odoo writes no pid file unless told to); context manager; ``.start(timeout=120)`` waits
+    for ``/web/health``; ``.stop()`` (SIGTERM, then SIGKILL after 30 s); ``.restart()``;
+    ``.url``; ``.port``; ``.pid``;
     ``.gevent_port`` (the websocket's under --workers; ``.wait_gevent()`` until it listens);
     ``.worker_pids()`` (HTTP/cron workers, not the gevent process); ``.kill_worker(sig=SIGKILL)``
     kills one worker and returns its pid (the prefork master spawns a new one);
@@ -586,10 +589,20 @@ def _count(db):
 # --------------------------------------------------------------------------- Odoo server
 
 
+_PORTS_GIVEN = set()
+
+
 def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A loopback port nothing listens on, never one this process was given before (two
+    servers started one after the other must not get the same port before either binds)."""
+    for _attempt in range(100):
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        if port not in _PORTS_GIVEN:
+            _PORTS_GIVEN.add(port)
+            return port
+    return port
 
 
 def _http_ok(url, timeout=2):
