@@ -56,6 +56,8 @@ RECORD_FIELDS = {
     "note": "pbx_note",
     "tag": "pbx_tag",
 }
+#: vpbx.call fields of a call's number keys (today's reading, an older one)
+KEY_FIELDS = ("customer_number_normalized", "customer_number_alt_key")
 #: cr.precommit.data key of the chatter notes a queue batch creates at once
 NOTES_KEY = "sentech_vpbx.call_notes"
 
@@ -136,8 +138,9 @@ class VpbxCall(models.Model):
     )
     disposition = fields.Char(string="PBX Disposition", readonly=True)
     customer_number = fields.Char(string="Customer Number", help="As sent by the PBX.")
+    # indexed with the start time (init): lookups by number, and the first call after a moment
     customer_number_normalized = fields.Char(
-        string="Normalized Number", readonly=True, index=True, help="E.164 form of the number."
+        string="Normalized Number", readonly=True, help="E.164 form of the number."
     )
     customer_number_alt_key = fields.Char(
         string="Other Reading of the Number",
@@ -272,6 +275,7 @@ class VpbxCall(models.Model):
         string="Answer Rate (%)",
         compute="_compute_answered_percent",
         store=True,
+        precompute=True,  # in the call's INSERT: no UPDATE after it
         aggregator="avg",
         help="100 for an answered call, 0 otherwise: its average is the answer rate.",
     )
@@ -279,6 +283,7 @@ class VpbxCall(models.Model):
         string="Ring Time (s)",
         compute="_compute_ring_duration",
         store=True,
+        precompute=True,  # in the call's INSERT: no UPDATE after it
         aggregator="avg",
         help="From the first ring to the answer, or to the end of a call nobody answered.",
     )
@@ -304,6 +309,12 @@ class VpbxCall(models.Model):
 
     def init(self):
         super().init()
+        # a number's calls in time order: linking by number, time to call back (the first
+        # outbound call after a missed one) without a sort, whatever the planner's statistics
+        self.env.cr.execute(
+            "CREATE INDEX IF NOT EXISTS vpbx_call_number_start_index"
+            " ON vpbx_call (customer_number_normalized, start_time)"
+        )
         # the missed calls still waiting for a call back, per number (every outbound call asks)
         self.env.cr.execute(
             "CREATE INDEX IF NOT EXISTS vpbx_call_callback_pending_index"
@@ -349,21 +360,29 @@ class VpbxCall(models.Model):
     # ------------------------------------------------------------------ upsert
 
     @api.model
-    def _vpbx_upsert_records(self, settings, records, stale=None):
+    def _vpbx_upsert_records(self, settings, records, stale=None, results=None):
         """Create or update the calls of `records` (CallRecord) of the account of `settings`
-        (CallSettings): THE shared entry.
+        (CallSettings): THE shared entry, for one webhook delivery as for a queue batch or a
+        history page.
 
-        Webhook events and the history sync both end here. Per record: the row of
-        (account, call id) is locked (or inserted: the unique index makes a concurrent insert
-        of the same call fail, and the caller retries in a new transaction, where it updates);
-        a pending click-to-call is claimed; live records update a live call; the final record
-        completes it; a live record arriving after the final one only fills empty fields. The
-        contact, agent and user are linked; on the transition to final, and only then, the
-        chatter note and the missed-call activity are made. Runs as superuser in the caller's
-        transaction.
+        Set-based where it can be: the calls the batch creates (the first record of each call
+        not stored yet) are linked with one lookup of all their numbers, one of their
+        extensions and one of their leads, and written by one INSERT (``_vpbx_insert_calls``).
+        The other records (a call already stored, a later record of a call of the batch, an
+        account with a click-to-call pending) go one by one (``_vpbx_upsert_record``): the
+        call's row is locked, a pending click-to-call claimed, a live record updates a live
+        call, the final record completes it, a live record arriving after the final one only
+        fills empty fields. Then, in the records' order, on the transition to final and only
+        then, the chatter note and the missed-call activity are made: the same calls, links,
+        notes and activities as one record at a time.
+
+        A concurrent insert of the same call (another worker) fails on the unique index: the
+        caller retries in a new transaction, where it updates. Runs as superuser in the
+        caller's transaction.
 
         :param stale: optional list receiving the call ids of records that changed nothing
             because their call had already ended.
+        :param results: optional list receiving ``(call id, applied)`` per record, in order.
         :return: the vpbx.call records, in the order of `records` (without duplicates).
         """
         Call = (
@@ -375,13 +394,165 @@ class VpbxCall(models.Model):
         # always computed) then reads no row of the account
         pbx = self.env["vpbx.pbx"].sudo().browse(settings.pbx_id)
         self.env.cache.update(pbx, pbx._fields["company_id"], [settings.company_id])
-        calls = Call.browse()
-        for record in records:
-            call, applied = Call._vpbx_upsert_record(settings, record)
+        firsts = Call._vpbx_new_calls(settings, records)
+        inserted = Call._vpbx_insert_calls(settings, [records[i] for i in firsts])
+        created = dict(zip(firsts, inserted, strict=True))
+        calls = finals = Call.browse()
+        for index, record in enumerate(records):
+            if index in created:
+                # a lead made for an unknown caller meanwhile links the batch's calls of its
+                # number as it links any stored call (crm.lead's create hook): as one at a time
+                call, change = created[index]
+                Call._vpbx_after_insert(settings, call, change)
+                applied = True
+            else:
+                call, applied = Call._vpbx_upsert_record(settings, record)
             if not applied and stale is not None:
                 stale.append(record.call_id)
+            if results is not None:
+                results.append((call.id, applied))
+            if applied and call.is_final:
+                finals |= call
             calls |= call
+        finals._vpbx_link_callbacks()
         return calls.with_env(self.env)
+
+    @api.model
+    def _vpbx_new_calls(self, settings, records):
+        """Indexes of the records that create a call in bulk: the first record of each call of
+        the account not stored yet. None when the account has a click-to-call pending: a
+        record may complete it, which is claimed one record at a time."""
+        call_ids = list(dict.fromkeys(record.call_id for record in records))
+        if not call_ids:
+            return []
+        self.flush_model(["vpbx_call_id", "pbx_id", "vpbx_click2call", "is_final"])
+        self.env.cr.execute(
+            """
+            SELECT ARRAY(SELECT vpbx_call_id FROM vpbx_call
+                          WHERE pbx_id = %(pbx)s AND vpbx_call_id = ANY(%(calls)s)),
+                   EXISTS(SELECT 1 FROM vpbx_call p
+                           WHERE p.pbx_id = %(pbx)s AND p.vpbx_click2call
+                             AND p.is_final IS NOT TRUE)
+            """,
+            {"pbx": settings.pbx_id, "calls": call_ids},
+        )
+        stored, any_pending = self.env.cr.fetchone()
+        if any_pending:
+            return []
+        seen = set(stored)
+        firsts = []
+        for index, record in enumerate(records):
+            if record.call_id not in seen:
+                seen.add(record.call_id)
+                firsts.append(index)
+        return firsts
+
+    @api.model
+    def _vpbx_insert_calls(self, settings, records):
+        """Create one call per record (each the first record of a call not stored yet), linked
+        before the INSERT: one query for the contacts of all their numbers, one for the
+        employees of their extensions, one for their leads; then one INSERT for all.
+
+        :return: ``[(call, live change or None)]`` in the order of `records`; the caller runs
+            ``_vpbx_after_insert`` on each, in its order.
+        """
+        if not records:
+            return []
+        vals_list = []
+        for record in records:
+            vals = self._vpbx_values(settings, record)
+            vals.update(
+                pbx_id=settings.pbx_id,
+                vpbx_call_id=record.call_id,
+                status=record.status,
+                is_final=record.is_final,
+            )
+            vals_list.append(vals)
+        self._vpbx_link_new(settings, vals_list)
+        live = self.env["vpbx.live.call"]
+        changes = [None] * len(records)
+        if not self.env.context.get("vpbx_no_followup"):
+            for index, (vals, record) in enumerate(zip(vals_list, records, strict=True)):
+                # a live event's stage goes into the INSERT: no UPDATE after it
+                changes[index] = live._vpbx_live_change(vals, settings, record)
+                if changes[index] is not None:
+                    vals.update(live._vpbx_live_values(changes[index]))
+        # one INSERT: a concurrent insert of one of these calls fails here on the unique index.
+        # Rows in call id order: two batches inserting some same calls wait for each other in
+        # the same order (then one fails and is retried) instead of deadlocking.
+        order = sorted(range(len(vals_list)), key=lambda index: vals_list[index]["vpbx_call_id"])
+        # tracking_disable: the call's chatter gets no creation message, no follower and no
+        # tracking anyway (the upsert's context); this also skips mail's per-record auto-subscribe
+        created = (
+            self.with_context(tracking_disable=True)
+            .create([vals_list[index] for index in order])
+            .with_env(self.env)
+        )
+        calls = [None] * len(order)
+        for call, index in zip(created, order, strict=True):
+            calls[index] = call
+        return list(zip(calls, changes, strict=True))
+
+    @api.model
+    def _vpbx_after_insert(self, settings, call, change):
+        if call.is_final:
+            call._vpbx_on_final(settings)
+        if change is not None:
+            self.env["vpbx.live.call"]._vpbx_send(call, settings, change)
+
+    @api.model
+    def _vpbx_link_new(self, settings, vals_list):
+        """Add the contact, employee and lead links to the values of new calls, each lookup in
+        one query for all of them."""
+        company_id = settings.company_id
+        keys_list = [[vals[fname] for fname in KEY_FIELDS if vals.get(fname)] for vals in vals_list]
+        found = (
+            self.env["vpbx.partner.phone"].sudo()._vpbx_find_partners_many(company_id, keys_list)
+        )
+        extensions = {vals["extension"] for vals in vals_list if vals.get("extension")}
+        employees = self._vpbx_employees_of(settings.pbx_id, extensions)
+        for vals, keys, candidates in zip(vals_list, keys_list, found, strict=True):
+            if candidates:
+                vals.update(self._vpbx_partner_values(company_id, keys, candidates=candidates))
+            if vals.get("extension") in employees:
+                employee_id, user_id = employees[vals["extension"]]
+                vals.update(employee_id=employee_id, user_id=user_id or False)
+        wanted = [
+            (index, keys, vals.get("partner_id"))
+            for index, (vals, keys) in enumerate(zip(vals_list, keys_list, strict=True))
+            if keys or vals.get("partner_id")
+        ]
+        if not wanted:
+            return
+        partners = (
+            self.env["res.partner"]
+            .sudo()
+            .browse({partner_id for _i, _k, partner_id in wanted if partner_id})
+        )
+        commercial = {partner.id: partner.commercial_partner_id.id for partner in partners}
+        queries = [
+            (keys, list({partner_id, commercial[partner_id]}) if partner_id else [])
+            for _index, keys, partner_id in wanted
+        ]
+        leads = self.env["vpbx.lead.phone"].sudo()._vpbx_find_leads_many(company_id, queries)
+        for (index, _keys, _partner_id), rows in zip(wanted, leads, strict=True):
+            vals = vals_list[index]
+            vals.update(self._vpbx_lead_values(company_id, found=rows, user_id=vals.get("user_id")))
+
+    @api.model
+    def _vpbx_employees_of(self, pbx_id, extensions):
+        """{extension: (employee id, user id)} of the active employees of the account `pbx_id`
+        with these extensions (the oldest when several share one): one indexed query."""
+        if not extensions:
+            return {}
+        self.env["hr.employee"].flush_model(["vpbx_extension", "vpbx_pbx_id", "active", "user_id"])
+        self.env.cr.execute(
+            "SELECT DISTINCT ON (vpbx_extension) vpbx_extension, id, user_id FROM hr_employee"
+            " WHERE vpbx_extension = ANY(%s) AND vpbx_pbx_id = %s AND active"
+            " ORDER BY vpbx_extension, id",
+            [list(extensions), pbx_id],
+        )
+        return {row[0]: (row[1], row[2]) for row in self.env.cr.fetchall()}
 
     @api.model
     def _vpbx_values(self, settings, record):
@@ -430,47 +601,12 @@ class VpbxCall(models.Model):
         call_id, is_click2call, any_pending = self._vpbx_lock_call(settings, record.call_id)
         if any_pending:
             call_id = self._vpbx_claim_click2call(settings, record, call_id, is_click2call)
-        vals = self._vpbx_values(settings, record)
         if call_id is None:
-            vals.update(
-                pbx_id=settings.pbx_id,
-                vpbx_call_id=record.call_id,
-                status=record.status,
-                is_final=record.is_final,
-            )
-            # linked before the INSERT: one row written, no UPDATE after it
-            keys = [
-                key
-                for key in (
-                    vals.get("customer_number_normalized"),
-                    vals.get("customer_number_alt_key"),
-                )
-                if key
-            ]
-            if keys:
-                vals.update(self._vpbx_partner_values(settings.company_id, keys))
-            if vals.get("extension"):
-                vals.update(self._vpbx_employee_values(settings.pbx_id, vals["extension"]))
-            if keys or vals.get("partner_id"):
-                vals.update(
-                    self._vpbx_lead_values(
-                        settings.company_id, keys, vals.get("partner_id"), vals.get("user_id")
-                    )
-                )
-            live = self.env["vpbx.live.call"]
-            change = None
-            if not self.env.context.get("vpbx_no_followup"):
-                # a live event's stage goes into the INSERT: no UPDATE after it
-                change = live._vpbx_live_change(vals, settings, record)
-                if change is not None:
-                    vals.update(live._vpbx_live_values(change))
-            # INSERT now: a concurrent insert of the same call fails here on the unique index
-            call = self.create(vals)
-            if call.is_final:
-                call._vpbx_on_final(settings)
-            if change is not None:
-                live._vpbx_send(call, settings, change)
+            # a record that claimed no click-to-call: a new call, as in a batch
+            ((call, change),) = self._vpbx_insert_calls(settings, [record])
+            self._vpbx_after_insert(settings, call, change)
             return call, True
+        vals = self._vpbx_values(settings, record)
         call = self.browse(call_id)
         was_final = call.is_final
         if was_final and not record.is_final:
@@ -611,10 +747,12 @@ class VpbxCall(models.Model):
                 call.write(vals)
 
     @api.model
-    def _vpbx_partner_values(self, company_id, keys, exclude_call_id=None):
+    def _vpbx_partner_values(self, company_id, keys, exclude_call_id=None, candidates=None):
         """partner_id, is_ambiguous and candidates of a call of `company_id` with these number
-        keys; {} when no contact has the number."""
-        candidates = self.env["vpbx.partner.phone"].sudo()._vpbx_find_partners(company_id, keys)
+        keys; {} when no contact has the number. `candidates`: the contacts of the keys when
+        already looked up (``vpbx.partner.phone._vpbx_find_partners``)."""
+        if candidates is None:
+            candidates = self.env["vpbx.partner.phone"].sudo()._vpbx_find_partners(company_id, keys)
         if not candidates:
             return {}
         if len(candidates) == 1:
@@ -692,7 +830,7 @@ class VpbxCall(models.Model):
                 call.write(vals)
 
     @api.model
-    def _vpbx_lead_values(self, company_id, keys, partner_id=None, user_id=None):
+    def _vpbx_lead_values(self, company_id, keys=(), partner_id=None, user_id=None, found=None):
         """lead_id and candidate_lead_ids of a call of `company_id` with these number keys and
         contact; {} when the caller has no open lead.
 
@@ -702,12 +840,17 @@ class VpbxCall(models.Model):
         2. assigned to the call's agent;
         3. an opportunity rather than a lead;
         4. the most recently updated, then the newest.
+
+        `found`: the caller's leads when already looked up (``vpbx.lead.phone._vpbx_find_leads``).
         """
-        partner_ids = []
-        if partner_id:
-            partner = self.env["res.partner"].sudo().browse(partner_id)
-            partner_ids = list({partner.id, partner.commercial_partner_id.id})
-        found = self.env["vpbx.lead.phone"].sudo()._vpbx_find_leads(company_id, keys, partner_ids)
+        if found is None:
+            partner_ids = []
+            if partner_id:
+                partner = self.env["res.partner"].sudo().browse(partner_id)
+                partner_ids = list({partner.id, partner.commercial_partner_id.id})
+            found = (
+                self.env["vpbx.lead.phone"].sudo()._vpbx_find_leads(company_id, keys, partner_ids)
+            )
         if not found:
             return {}
         found.sort(
@@ -752,15 +895,7 @@ class VpbxCall(models.Model):
     def _vpbx_employee_values(self, pbx_id, extension):
         """employee_id and user_id of the active employee of the account `pbx_id` with `extension`
         (the oldest if several); {} when none."""
-        # one indexed probe instead of a search plus a read of the wide hr_employee row
-        self.env["hr.employee"].flush_model(["vpbx_extension", "vpbx_pbx_id", "active", "user_id"])
-        self.env.cr.execute(
-            "SELECT id, user_id FROM hr_employee"
-            " WHERE vpbx_extension = %s AND vpbx_pbx_id = %s AND active"
-            " ORDER BY id LIMIT 1",
-            [extension, pbx_id],
-        )
-        row = self.env.cr.fetchone()
+        row = self._vpbx_employees_of(pbx_id, {extension}).get(extension)
         return {"employee_id": row[0], "user_id": row[1] or False} if row else {}
 
     # ------------------------------------------------------------------ when a call ends
@@ -772,8 +907,8 @@ class VpbxCall(models.Model):
         no chatter note and no call-back activity.
         """
         self.ensure_one()
-        # reporting data, also for a history import
-        self._vpbx_link_callbacks()
+        # reporting data, also for a history import (time to call back: once per batch, see
+        # _vpbx_upsert_records)
         outcome = self._vpbx_outcome_from_pbx()
         if self.env.context.get("vpbx_no_followup"):
             return
@@ -997,58 +1132,78 @@ class VpbxCall(models.Model):
     # ------------------------------------------------------------------ time to call back
 
     def _vpbx_link_callbacks(self):
-        """Time to call back. A missed inbound call waits for a call back until an outbound call
-        to its number (answered or not, by anyone in the company) starts after it; calls come
-        in any order (a history import), so both sides look for the other."""
-        self.ensure_one()
-        number = self.customer_number_normalized
-        if not number or not self.start_time:
+        """Time to call back, for these calls (final) and the missed calls they may answer.
+
+        A missed inbound call is called back by the first outbound call to its number (answered
+        or not, by anyone in the company) that starts after it; until there is one it waits
+        (``pending``). Calls come in any order (a history import, deliveries overtaking each
+        other), so the link is computed again from the stored calls, not updated step by step:
+        the answer does not depend on the order. One statement for a whole batch: the missed
+        calls among these, and the missed calls before these outbound calls to their numbers.
+        Calls are found through the (number, start) index, one lateral probe each: ``company_id
+        + 0`` and ``OFFSET 0`` keep the planner off the company index and off scans, which the
+        statistics of a table filling up (an import) can make look cheap.
+        """
+        calls = self.filtered(lambda c: c.customer_number_normalized and c.start_time)
+        if not calls:
             return
-        self.flush_recordset()
-        if self.direction == "inbound" and self.status in CALLBACK_STATUSES:
-            self.env.cr.execute(
-                """
-                SELECT id, start_time FROM vpbx_call
-                 WHERE company_id = %s AND direction = 'outbound' AND is_final
-                   AND customer_number_normalized = %s AND start_time >= %s
-                 ORDER BY start_time, id LIMIT 1
-                """,
-                [self.company_id.id, number, self.start_time],
+        calls.flush_recordset()
+        missed = calls.filtered(
+            lambda c: c.direction == "inbound" and c.status in CALLBACK_STATUSES
+        )
+        outbound = calls.filtered(lambda c: c.direction == "outbound")
+        if not missed and not outbound:
+            return
+        self.env.cr.execute(
+            """
+            WITH waiting AS (
+                SELECT unnest(%(missed)s::int[]) AS id
+                 UNION
+                SELECT m.id FROM unnest(%(outbound)s::int[]) AS outbound(id)
+                 CROSS JOIN LATERAL (
+                        SELECT customer_number_normalized, start_time, company_id
+                          FROM vpbx_call WHERE id = outbound.id OFFSET 0
+                       ) b
+                 CROSS JOIN LATERAL (
+                        SELECT m.id FROM vpbx_call m
+                         WHERE m.customer_number_normalized = b.customer_number_normalized
+                           AND m.start_time <= b.start_time
+                           AND m.company_id + 0 = b.company_id + 0
+                           AND m.callback_state IN ('pending', 'done')
+                        OFFSET 0
+                       ) m
+            ), linked AS (
+                SELECT m.id, m.start_time, first.id AS first_id, first.start_time AS first_start
+                  FROM waiting
+                 CROSS JOIN LATERAL (
+                        SELECT id, start_time, company_id, customer_number_normalized
+                          FROM vpbx_call WHERE id = waiting.id OFFSET 0
+                       ) m
+             LEFT JOIN LATERAL (
+                        SELECT o.id, o.start_time FROM vpbx_call o
+                         WHERE o.customer_number_normalized = m.customer_number_normalized
+                           AND o.start_time >= m.start_time
+                           AND o.company_id + 0 = m.company_id + 0
+                           AND o.direction = 'outbound' AND o.is_final
+                      ORDER BY o.start_time, o.id LIMIT 1
+                       ) first ON TRUE
             )
-            row = self.env.cr.fetchone()
-            if row:
-                minutes = (row[1] - self.start_time).total_seconds() / 60
-                self.write(
-                    {
-                        "callback_state": "done",
-                        "callback_call_id": row[0],
-                        "callback_minutes": round(minutes, 1),
-                    }
-                )
-            else:
-                self.callback_state = "pending"
-        elif self.direction == "outbound":
-            self.env.cr.execute(
-                """
-                UPDATE vpbx_call
-                   SET callback_state = 'done', callback_call_id = %(id)s,
-                       callback_minutes = round(
-                           (EXTRACT(EPOCH FROM %(start)s - start_time) / 60)::numeric, 1)
-                 WHERE callback_state = 'pending' AND customer_number_normalized = %(number)s
-                   AND company_id = %(company)s AND start_time <= %(start)s
-             RETURNING id
-                """,
-                {
-                    "id": self.id,
-                    "start": self.start_time,
-                    "number": number,
-                    "company": self.company_id.id,
-                },
-            )
-            called_back = self.browse([row[0] for row in self.env.cr.fetchall()])
-            called_back.invalidate_recordset(
-                ["callback_state", "callback_call_id", "callback_minutes"]
-            )
+            UPDATE vpbx_call c
+               SET callback_state = CASE WHEN l.first_id IS NULL THEN 'pending' ELSE 'done' END,
+                   callback_call_id = l.first_id,
+                   callback_minutes = round(
+                       (EXTRACT(EPOCH FROM l.first_start - l.start_time) / 60)::numeric, 1)
+              FROM linked l
+             WHERE c.id = l.id
+               AND (c.callback_state IS DISTINCT FROM
+                        CASE WHEN l.first_id IS NULL THEN 'pending' ELSE 'done' END
+                    OR c.callback_call_id IS DISTINCT FROM l.first_id)
+         RETURNING c.id
+            """,
+            {"missed": missed.ids, "outbound": outbound.ids},
+        )
+        changed = self.browse([row[0] for row in self.env.cr.fetchall()])
+        changed.invalidate_recordset(["callback_state", "callback_call_id", "callback_minutes"])
 
     # ------------------------------------------------------------------ outcome
 

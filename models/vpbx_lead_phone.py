@@ -73,5 +73,54 @@ class VpbxLeadPhone(models.Model):
         )
         return self.env.cr.fetchall()
 
+    @api.model
+    def _vpbx_find_leads_many(self, company_id, queries):
+        """``_vpbx_find_leads`` of each ``(keys, partner_ids)`` of `queries`, in ONE query for all
+        (a batch of calls): the same rows, list for list."""
+        all_keys = list({key for keys, _partners in queries for key in keys})
+        all_partners = list({pid for _keys, partners in queries for pid in partners})
+        if not all_keys and not all_partners:
+            return [[] for _query in queries]
+        self.env["crm.lead"].flush_model(
+            ["active", "stage_id", "company_id", "partner_id", "type", "user_id"]
+        )
+        self.env.cr.execute(
+            """
+            SELECT l.id, l.type = 'opportunity', l.user_id, l.partner_id, l.write_date,
+                   found.key
+              FROM (SELECT k.lead_id AS id, k.key FROM vpbx_lead_phone k
+                     WHERE k.key = ANY(%(keys)s::varchar[])
+                     UNION ALL
+                    SELECT o.id, NULL FROM crm_lead o
+                     WHERE o.partner_id = ANY(%(partners)s::int[]) AND o.type = 'opportunity'
+                   ) AS found
+              JOIN crm_lead l ON l.id = found.id
+         LEFT JOIN crm_stage s ON s.id = l.stage_id
+             WHERE """
+            + OPEN_LEAD
+            + """
+               AND (l.company_id IS NULL OR l.company_id = %(company)s)
+            """,
+            {"keys": all_keys, "partners": all_partners, "company": company_id},
+        )
+        by_key, of_partner, leads = {}, {}, {}
+        for lead_id, is_opportunity, user_id, partner_id, write_date, key in self.env.cr.fetchall():
+            leads[lead_id] = (is_opportunity, user_id, partner_id, write_date)
+            if key is not None:
+                by_key.setdefault(key, set()).add(lead_id)
+            elif partner_id is not None:
+                of_partner.setdefault(partner_id, set()).add(lead_id)
+        found = []
+        for keys, partner_ids in queries:
+            ids = set().union(*(by_key.get(key, ()) for key in keys))
+            ids.update(*(of_partner.get(pid, ()) for pid in partner_ids))
+            rows = []
+            for lead_id in ids:
+                is_opportunity, user_id, partner_id, write_date = leads[lead_id]
+                of_contact = bool(is_opportunity and partner_id in partner_ids)
+                rows.append((lead_id, is_opportunity, user_id, of_contact, write_date))
+            found.append(rows)
+        return found
+
     def _vpbx_rows_of(self, batch):
         return rows_of_leads(batch)

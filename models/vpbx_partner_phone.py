@@ -71,5 +71,40 @@ class VpbxPartnerPhone(models.Model):
         )
         return [(pid, score, bool(is_company)) for pid, score, is_company in self.env.cr.fetchall()]
 
+    @api.model
+    def _vpbx_find_partners_many(self, company_id, keys_list):
+        """``_vpbx_find_partners`` of each key list of `keys_list`, in ONE query for all (a
+        batch of calls): the same contacts and scores, list for list."""
+        wanted = {key for keys in keys_list for key in keys}
+        if not wanted:
+            return [[] for _keys in keys_list]
+        self.env["res.partner"].flush_model(["active", "is_company"])
+        self.env.cr.execute(
+            """
+            SELECT k.key, k.partner_id, MIN(k.rank), p.is_company
+              FROM vpbx_partner_phone k
+              JOIN res_partner p ON p.id = k.partner_id
+             WHERE k.key = ANY(%(keys)s::varchar[])
+               AND p.active
+               AND (k.company_id IS NULL OR k.company_id = %(company)s)
+          GROUP BY k.key, k.partner_id, p.is_company
+            """,
+            {"keys": list(wanted), "company": company_id},
+        )
+        by_key = {}
+        for key, partner_id, rank, is_company in self.env.cr.fetchall():
+            by_key.setdefault(key, []).append((partner_id, rank, bool(is_company)))
+        found = []
+        for keys in keys_list:
+            # score as in _vpbx_find_partners: rank of the key + its position in the call's keys
+            scores = {}
+            for position, key in enumerate(keys):
+                for partner_id, rank, is_company in by_key.get(key, ()):
+                    score = rank + position
+                    if partner_id not in scores or score < scores[partner_id][0]:
+                        scores[partner_id] = (score, is_company)
+            found.append([(pid, score, company) for pid, (score, company) in scores.items()])
+        return found
+
     def _vpbx_rows_of(self, batch):
         return rows_of_contacts(batch)

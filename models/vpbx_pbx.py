@@ -45,6 +45,9 @@ _logger = logging.getLogger(__name__)
 _DEFAULT_MAPPING = CallMapping()
 #: Endpoint path fields: field name -> client path key
 PATH_FIELDS = {f"path_{key}": key for key in DEFAULT_PATHS}
+#: A queued delivery still not stored after this many minutes: the scheduled actions do not run
+#: (the queue's own run takes it within a second; the retry job after CRON_DELAY_MINUTES).
+QUEUE_STALE_MINUTES = 5
 #: Logical invite field -> field holding the request field name
 INVITE_FIELDS = {
     "full_name": "invite_field_name",
@@ -476,6 +479,12 @@ class VpbxPbx(models.Model):
     failed_event_count = fields.Integer(
         string="Failed Webhook Events", compute="_compute_event_status"
     )
+    waiting_event_count = fields.Integer(
+        string="Deliveries Waiting Too Long",
+        compute="_compute_event_status",
+        help="Queued webhook deliveries received more than a few minutes ago and not stored yet:"
+        " Odoo's scheduled actions are not running.",
+    )
     call_count = fields.Integer(string="Calls", compute="_compute_call_count")
 
     _sql_constraints = [
@@ -559,9 +568,22 @@ class VpbxPbx(models.Model):
                 [("pbx_id", "in", self.ids), ("state", "=", "failed")], ["pbx_id"], ["__count"]
             )
         )
+        stale = fields.Datetime.subtract(fields.Datetime.now(), minutes=QUEUE_STALE_MINUTES)
+        waiting = dict(
+            Event._read_group(
+                [
+                    ("pbx_id", "in", self.ids),
+                    ("state", "=", "new"),
+                    ("received_at", "<", stale),
+                ],
+                ["pbx_id"],
+                ["__count"],
+            )
+        )
         for pbx in self:
             pbx.last_webhook_at = last.get(pbx._origin, False)
             pbx.failed_event_count = failed.get(pbx._origin, 0)
+            pbx.waiting_event_count = waiting.get(pbx._origin, 0)
 
     def _compute_call_count(self):
         counts = dict(
@@ -852,6 +874,13 @@ class VpbxPbx(models.Model):
             self.env._("The purge starts in a moment; its result shows under Retention."),
             "info",
         )
+
+    def action_open_waiting_events(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(ACTION_WEBHOOK_EVENTS)
+        action["domain"] = [("pbx_id", "=", self.id), ("state", "=", "new")]
+        action["context"] = {"default_pbx_id": self.id}
+        return action
 
     def action_open_failed_events(self):
         self.ensure_one()

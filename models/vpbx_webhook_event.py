@@ -12,6 +12,7 @@ replayed.
 
 import base64
 import logging
+import random
 import time
 import traceback
 
@@ -22,11 +23,13 @@ from ..const import CRON_WEBHOOK_QUEUE
 from ..services.call_mapping import parse_record, records_from_json, records_to_json
 from ..services.errors import PayloadError
 from ..services.i18n import _lt
-from ..services.transaction import in_new_transaction
+from ..services.transaction import CONCURRENCY_ERRORS, in_new_transaction
 from ..services.webhook_body import parse_body
 
 _logger = logging.getLogger(__name__)
 
+#: Concurrency errors in a row after which a batch of the queue is replayed one by one.
+BATCH_CONFLICTS = 3
 #: Processing runs of one event (the controller's first one included) before the cron gives up.
 MAX_EVENT_ATTEMPTS = 5
 #: The cron leaves recent events alone: the controller may still be processing them.
@@ -278,36 +281,85 @@ class VpbxWebhookEvent(models.Model):
     def _vpbx_apply(self, settings, records):
         """Upsert `records` and record the outcome on the event; returns {id: (state, error)}."""
         self.ensure_one()
-        call_ids = list(dict.fromkeys(record.call_id for record in records))
-        stale = []
-        calls = self.env["vpbx.call"]._vpbx_upsert_records(settings, records, stale=stale)
-        state = "ignored" if len(stale) == len(records) else "processed"
-        # One statement, not write(): this runs for every delivery, and write() of the
-        # Many2many reads the relation before linking (an event's calls only grow).
-        self.flush_recordset()
+        results = []
+        self.env["vpbx.call"]._vpbx_upsert_records(settings, records, results=results)
+        return self._vpbx_mark_applied([(self, records, results)])
+
+    def _vpbx_apply_batch(self):
+        """Process these events (a batch of the queue) in the caller's transaction: the records
+        of all of them go through ONE upsert per account (``vpbx.call._vpbx_upsert_records``,
+        set-based), their outcomes are written by one statement. A body that cannot be read
+        rejects its own event. Returns {id: (state, error)}."""
+        pending, settings_of, outcome = {}, {}, {}
+        for event in self:
+            pbx = event.pbx_id
+            if pbx.id not in settings_of:
+                settings_of[pbx.id] = pbx._vpbx_call_settings()
+            try:
+                records = event._vpbx_records(settings_of[pbx.id])
+            except PayloadError as error:
+                outcome.update(event._vpbx_reject(error))
+                continue
+            pending.setdefault(pbx.id, []).append((event, records))
+        applied = []
+        for pbx_id, pairs in pending.items():
+            results = []
+            self.env["vpbx.call"]._vpbx_upsert_records(
+                settings_of[pbx_id],
+                [record for _event, records in pairs for record in records],
+                results=results,
+            )
+            start = 0
+            for event, records in pairs:
+                applied.append((event, records, results[start : start + len(records)]))
+                start += len(records)
+        outcome.update(self._vpbx_mark_applied(applied))
+        return outcome
+
+    def _vpbx_mark_applied(self, applied):
+        """Record on each event what its records did: ``applied`` is a list of ``(event,
+        records, [(call id, applied)])``. One statement for all, not write(): this runs for
+        every delivery, and write() of the Many2many reads the relation before linking (an
+        event's calls only grow). Returns {id: (state, error)}."""
+        if not applied:
+            return {}
+        ids, states, texts, rel_events, rel_calls = [], [], [], [], []
+        for event, records, results in applied:
+            ids.append(event.id)
+            states.append("processed" if any(done for _call, done in results) else "ignored")
+            texts.append(", ".join(dict.fromkeys(r.call_id for r in records))[:255] or None)
+            for call_id in dict.fromkeys(call_id for call_id, _done in results):
+                rel_events.append(event.id)
+                rel_calls.append(call_id)
+        events = self.browse(ids)
+        events.flush_recordset()
+        now = fields.Datetime.now()
         self.env.cr.execute(
             """
             WITH linked AS (
                 INSERT INTO vpbx_webhook_event_call_rel (event_id, call_id)
-                SELECT %(id)s, unnest(%(calls)s::int[])
+                SELECT * FROM unnest(%(rel_events)s::int[], %(rel_calls)s::int[])
                     ON CONFLICT DO NOTHING
             )
-            UPDATE vpbx_webhook_event
-               SET state = %(state)s, error = NULL, records = NULL, vpbx_call_id = %(call)s,
-                   attempt_count = COALESCE(attempt_count, 0) + 1, processed_at = %(now)s,
+            UPDATE vpbx_webhook_event e
+               SET state = v.state, error = NULL, records = NULL, vpbx_call_id = v.call,
+                   attempt_count = COALESCE(e.attempt_count, 0) + 1, processed_at = %(now)s,
                    write_uid = %(uid)s, write_date = %(now)s
-             WHERE id = %(id)s
+              FROM unnest(%(ids)s::int[], %(states)s::varchar[], %(texts)s::varchar[])
+                   AS v(id, state, call)
+             WHERE e.id = v.id
             """,
             {
-                "id": self.id,
-                "calls": calls.ids,
-                "state": state,
-                "call": ", ".join(call_ids)[:255] or None,
-                "now": fields.Datetime.now(),
+                "ids": ids,
+                "states": states,
+                "texts": texts,
+                "rel_events": rel_events,
+                "rel_calls": rel_calls,
+                "now": now,
                 "uid": self.env.uid,
             },
         )
-        self.invalidate_recordset(
+        events.invalidate_recordset(
             [
                 "state",
                 "error",
@@ -320,8 +372,8 @@ class VpbxWebhookEvent(models.Model):
                 "write_date",
             ]
         )
-        calls.invalidate_recordset(["webhook_event_ids"])
-        return {self.id: (state, False)}
+        self.env["vpbx.call"].browse(rel_calls).invalidate_recordset(["webhook_event_ids"])
+        return {event_id: (state, False) for event_id, state in zip(ids, states, strict=True)}
 
     def _vpbx_process_records(self, settings, records):
         """The controller's immediate processing of the records it mapped: committed, retried
@@ -369,7 +421,7 @@ class VpbxWebhookEvent(models.Model):
         )
         return {self.id: ("failed", self.error)}
 
-    def _vpbx_process(self, commit=False, fresh=False):
+    def _vpbx_process(self, commit=False, fresh=False, states=None):
         """Process the events.
 
         commit=True (crons, the controller: they own the cursor): each event is processed and
@@ -378,9 +430,13 @@ class VpbxWebhookEvent(models.Model):
         marks the event failed and commits that.
         commit=False (buttons): each event in a savepoint of the caller's transaction.
         fresh: map the bodies again instead of using the records mapped on receipt.
+        states: claim each event first: skipped unless it is still in one of these states and
+        no other run holds it (``FOR UPDATE SKIP LOCKED``): two runs of the queue or of the
+        retry job, on one server or two, never process an event twice.
 
-        :return: {event id: (state, error)} as processing left them (a commit empties the
-            cache: the controller answers from this instead of reading the events again).
+        :return: {event id: (state, error)} as processing left them, for the events processed
+            (a commit empties the cache: the controller answers from this instead of reading
+            the events again).
         """
         outcome = {}
         for event in self.sudo():
@@ -388,7 +444,8 @@ class VpbxWebhookEvent(models.Model):
                 try:
                     in_new_transaction(
                         self.env,
-                        lambda event=event: outcome.update(event._vpbx_process_one(fresh)),
+                        lambda event=event: event._vpbx_claimed(states)
+                        and outcome.update(event._vpbx_process_one(fresh)),
                     )
                 except Exception as error:  # any failure is recorded, never raised
                     self.env.cr.rollback()
@@ -402,6 +459,19 @@ class VpbxWebhookEvent(models.Model):
                 except Exception as error:
                     outcome.update(event._vpbx_mark_failed(error))
         return outcome
+
+    def _vpbx_claimed(self, states):
+        """Lock the event for this transaction; False when another run holds it or it left
+        `states` meanwhile (no `states`: always True, nothing locked)."""
+        self.ensure_one()
+        if not states:
+            return True
+        self.env.cr.execute(
+            "SELECT id FROM vpbx_webhook_event WHERE id = %s AND state = ANY(%s)"
+            " FOR UPDATE SKIP LOCKED",
+            [self.id, list(states)],
+        )
+        return bool(self.env.cr.fetchone())
 
     # ------------------------------------------------------------------ queued deliveries
 
@@ -436,13 +506,15 @@ class VpbxWebhookEvent(models.Model):
         default ``queue_time_budget()``): killed, it would roll its batch back and stall the
         queue. With deliveries still waiting it triggers the next run, which starts at once.
 
-        Each batch is claimed with SKIP LOCKED (two runs never take the same events) and
-        processed in ONE transaction: the per-delivery costs of a transaction are shared.
+        Each batch is claimed with SKIP LOCKED (two runs, on one server or on two, never take
+        the same events) and processed in ONE transaction through one set-based upsert
+        (``_vpbx_apply_batch``): the per-delivery costs of a transaction and of the lookups
+        are shared.
         If anything in a batch fails, the batch is rolled back and its events are processed
         one by one, each in its own transaction, so a failure is recorded on its event only.
         """
         deadline = time.monotonic() + (time_limit or queue_time_budget())
-        done = 0
+        done = conflicts = 0
         while True:
             if time.monotonic() >= deadline:
                 # a backlog: the rest goes to the next run, in a new unit of the cron worker
@@ -468,15 +540,27 @@ class VpbxWebhookEvent(models.Model):
                 grace = 0
                 continue
             try:
-                for event in events:
-                    event._vpbx_process_one()
+                events._vpbx_apply_batch()
                 self.env.flush_all()
                 self.env.cr.commit()  # pylint: disable=invalid-commit
-            except Exception:  # replayed one by one below, where each failure is recorded
+                done += len(events)
+                conflicts = 0
+            except Exception as error:  # replayed one by one, where each failure is recorded
                 self.env.cr.rollback()
                 self.env.invalidate_all()
-                events.with_context(vpbx_batch_notes=False)._vpbx_process(commit=True)
-            done += len(events)
+                if isinstance(error, CONCURRENCY_ERRORS):
+                    conflicts += 1
+                    if conflicts < BATCH_CONFLICTS:
+                        # another run (a cron worker, another server) stored a call of this
+                        # batch at that moment: claimed again, the batch now updates that call
+                        time.sleep(random.uniform(0.0, 0.05))
+                        continue
+                conflicts = 0
+                # released by the rollback: each is claimed again, another run may have it
+                replayed = events.with_context(vpbx_batch_notes=False)._vpbx_process(
+                    commit=True, states=("new",)
+                )
+                done += len(replayed)
         return done
 
     def action_vpbx_replay(self):
@@ -509,5 +593,4 @@ class VpbxWebhookEvent(models.Model):
             order="id",
             limit=limit,
         )
-        events._vpbx_process(commit=True)
-        return len(events)
+        return len(events._vpbx_process(commit=True, states=("new", "failed")))

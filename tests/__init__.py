@@ -1,5 +1,6 @@
 from . import (
     test_access_rights,
+    test_bulk_upsert,
     test_bus_notify,
     test_call_followup,
     test_call_matching,

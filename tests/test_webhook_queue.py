@@ -8,7 +8,7 @@ call settings, webhook tokens): a change made through the ORM is seen by the nex
 import logging
 from unittest.mock import patch
 
-from odoo import SUPERUSER_ID, api
+from odoo import SUPERUSER_ID, api, fields
 from odoo.tests import tagged
 from odoo.tools import config
 
@@ -91,6 +91,21 @@ class TestWebhookQueue(VpbxWebhookCommon):
         self.assertEqual(len(self.notes(self.partner)), 1, "the same follow-up as immediate mode")
         self.assertEqual(self.run_queue(), 0, "an event is processed once")
 
+    def test_account_warns_of_deliveries_waiting_too_long(self):
+        """Scheduled actions that do not run leave deliveries `new`: the account's form says so
+        (and lists them) once one has waited longer than a run of the retry job."""
+        self.post(call_payload("Q-WAIT"))
+        event = self.events().filtered(lambda e: "Q-WAIT" in e.body)
+        self.pbx.invalidate_recordset(["waiting_event_count"])
+        self.assertEqual(self.pbx.waiting_event_count, 0, "just received")
+        event.received_at = fields.Datetime.subtract(fields.Datetime.now(), minutes=10)
+        self.pbx.invalidate_recordset(["waiting_event_count"])
+        self.assertEqual(self.pbx.waiting_event_count, 1)
+        self.assertEqual(self.Event.search(self.pbx.action_open_waiting_events()["domain"]), event)
+        self.assertEqual(self.run_queue(), 1)
+        self.pbx.invalidate_recordset(["waiting_event_count"])
+        self.assertEqual(self.pbx.waiting_event_count, 0)
+
     def test_unreadable_body_is_rejected_at_once(self):
         response = self.post(raw='{"direction": "inbound"}')
         self.assertEqual(response.status_code, 400)
@@ -125,10 +140,10 @@ class TestWebhookQueue(VpbxWebhookCommon):
         Call = type(self.env["vpbx.call"])
         upsert = Call._vpbx_upsert_records
 
-        def failing(self, settings, records, stale=None):
+        def failing(self, settings, records, **kwargs):
             if any(record.call_id == "Q-BAD" for record in records):
                 raise RuntimeError("the PBX sent something we cannot store")
-            return upsert(self, settings, records, stale=stale)
+            return upsert(self, settings, records, **kwargs)
 
         with (
             patch.object(Call, "_vpbx_upsert_records", failing),
