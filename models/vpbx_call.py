@@ -922,7 +922,9 @@ class VpbxCall(models.Model):
             self._vpbx_schedule_callback(settings)
 
     def _vpbx_agent_label(self):
-        return self.employee_id.name or self.agent_name or self.extension or ""
+        # the name alone (for the batch's employees at once), not the wide hr.employee row
+        employee = self.employee_id.with_context(prefetch_fields=False)
+        return employee.name or self.agent_name or self.extension or ""
 
     def _vpbx_post_note(self):
         self.ensure_one()
@@ -1029,6 +1031,9 @@ class VpbxCall(models.Model):
         else:
             # on the lead or opportunity when there is one: sales staff work from the pipeline
             target = self.lead_id or self.partner_id or self
+            # quick update: no "activity assigned to you" e-mail for each missed call, sent
+            # while the PBX waits (the activity shows in the user's activity menu at once)
+            target = target.with_context(mail_activity_quick_update=True)
             activity = target.activity_schedule(
                 CALLBACK_ACTIVITY,
                 date_deadline=day,

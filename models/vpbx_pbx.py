@@ -247,10 +247,12 @@ class VpbxPbx(models.Model):
     )
     webhook_queued = fields.Boolean(
         string="Queue Webhook Deliveries",
+        default=True,
         help="Answer the PBX as soon as a delivery is stored, and store its calls a moment later"
-        " in the background (a scheduled action that the deliveries wake up). For high call"
-        " volumes; needs Odoo's scheduled actions to run. Off: each delivery is processed before"
-        " the answer.",
+        " in the background, many at a time (a scheduled action that the deliveries wake up):"
+        " the fastest answer and the most calls per second. Live events (a phone ringing) are"
+        " always processed at once. Needs Odoo's scheduled actions to run; the account warns"
+        " when deliveries wait. Off: each delivery is processed before the answer.",
     )
     missed_call_user_id = fields.Many2one(
         "res.users",

@@ -177,14 +177,21 @@ class VpbxWebhookEvent(models.Model):
             "attempt_count": 1 if error else 0,
             "records": False,
         }
-        if records is not None and settings.webhook_queued:
+        # a live event (the phone rings) is processed at once: the pop-up does not wait for
+        # the queue; final records are queued and stored many at a time
+        queued = (
+            settings.webhook_queued
+            and records is not None
+            and all(record.is_final for record in records)
+        )
+        if queued:
             vals["records"] = records_to_json(records)
         event = self._vpbx_insert(vals)
         # stored: from here on the delivery is never lost
         self.env.cr.commit()  # pylint: disable=invalid-commit
         if error:
             return event.id, "rejected", error
-        if settings.webhook_queued:
+        if queued:
             # answered once stored; the queue's scheduled action stores the calls
             self._vpbx_wake_queue()
             return event.id, "new", False

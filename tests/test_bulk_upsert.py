@@ -246,15 +246,16 @@ class TestTwoQueueRunnersShareOneQueue(ConcurrentWebhookCase):
         bodies = []
         for index in range(self.EVENTS // 2):
             call_id = f"TWO-{index:03d}"
-            bodies.append(json.dumps(live_payload(call_id, f"0977{index:06d}")))
-            bodies.append(json.dumps(call_payload(call_id, f"0977{index:06d}")))
+            # each call delivered twice (the PBX retries): two runs may take one call's records
+            bodies += [json.dumps(call_payload(call_id, f"0977{index:06d}"))] * 2
         for start in range(0, len(bodies), 8):
             statuses = self.post_all(bodies[start : start + 8])
             self.assertEqual(set(statuses), {200})
 
         def run(cr):
             env = real_env(self.registry, cr)
-            return env["vpbx.webhook.event"]._cron_vpbx_process_queue(batch=10, grace=0)
+            # batches of an odd size: a call's two deliveries often go to both runs
+            return env["vpbx.webhook.event"]._cron_vpbx_process_queue(batch=7, grace=0)
 
         # the unique violations and deadlocks of batches taken at the same moment are retried
         with mute_logger("odoo.sql_db"):
@@ -263,16 +264,12 @@ class TestTwoQueueRunnersShareOneQueue(ConcurrentWebhookCase):
         self.assertEqual(sum(done), self.EVENTS, "no event taken by both runs, none left")
         self.assertTrue(all(done), f"both runs took a share: {done}")
         with self.committed() as env:
-            # each event processed once; a ringing event taken after its call's final record
-            # (by the other run) changes nothing: ignored
             env.cr.execute(
-                "SELECT count(*), bool_and(attempt_count = 1),"
-                "       bool_and(state IN ('processed', 'ignored')),"
-                "       count(*) FILTER (WHERE state = 'processed' AND body NOT LIKE '%%state%%')"
+                "SELECT count(*), bool_and(attempt_count = 1), bool_and(state = 'processed')"
                 "  FROM vpbx_webhook_event WHERE pbx_id = %s",
                 [self.pbx_id],
             )
-            self.assertEqual(env.cr.fetchone(), (self.EVENTS, True, True, self.EVENTS // 2))
+            self.assertEqual(env.cr.fetchone(), (self.EVENTS, True, True), "each processed once")
             env.cr.execute(
                 "SELECT count(*), count(DISTINCT vpbx_call_id), bool_and(is_final)"
                 " FROM vpbx_call WHERE pbx_id = %s",
