@@ -382,7 +382,8 @@ class VpbxCall(models.Model):
 
         :param stale: optional list receiving the call ids of records that changed nothing
             because their call had already ended.
-        :param results: optional list receiving ``(call id, applied)`` per record, in order.
+        :param results: optional list receiving ``(call id, applied, created)`` per record, in
+            order (created: the record made its call).
         :return: the vpbx.call records, in the order of `records` (without duplicates).
         """
         Call = (
@@ -404,13 +405,13 @@ class VpbxCall(models.Model):
                 # number as it links any stored call (crm.lead's create hook): as one at a time
                 call, change = created[index]
                 Call._vpbx_after_insert(settings, call, change)
-                applied = True
+                applied = new = True
             else:
-                call, applied = Call._vpbx_upsert_record(settings, record)
+                call, applied, new = Call._vpbx_upsert_record(settings, record)
             if not applied and stale is not None:
                 stale.append(record.call_id)
             if results is not None:
-                results.append((call.id, applied))
+                results.append((call.id, applied, new))
             if applied and call.is_final:
                 finals |= call
             calls |= call
@@ -597,7 +598,7 @@ class VpbxCall(models.Model):
 
     @api.model
     def _vpbx_upsert_record(self, settings, record):
-        """Upsert one CallRecord; returns (call, applied)."""
+        """Upsert one CallRecord; returns (call, applied, created)."""
         call_id, is_click2call, any_pending = self._vpbx_lock_call(settings, record.call_id)
         if any_pending:
             call_id = self._vpbx_claim_click2call(settings, record, call_id, is_click2call)
@@ -605,7 +606,7 @@ class VpbxCall(models.Model):
             # a record that claimed no click-to-call: a new call, as in a batch
             ((call, change),) = self._vpbx_insert_calls(settings, [record])
             self._vpbx_after_insert(settings, call, change)
-            return call, True
+            return call, True, True
         vals = self._vpbx_values(settings, record)
         call = self.browse(call_id)
         was_final = call.is_final
@@ -614,7 +615,7 @@ class VpbxCall(models.Model):
             vals = {fname: value for fname, value in vals.items() if value and not call[fname]}
             vals.pop("direction", None)
             if not vals:
-                return call, False
+                return call, False, False
         elif record.is_final or call.status != "in_progress" or record.status != "ringing":
             vals.update(status=record.status, is_final=record.is_final)
         # else: a late ringing event never undoes the answer
@@ -646,7 +647,7 @@ class VpbxCall(models.Model):
             call._vpbx_on_final(settings)
         if not self.env.context.get("vpbx_no_followup"):
             self.env["vpbx.live.call"]._vpbx_notify(call, settings, record)
-        return call, True
+        return call, True, False
 
     # ------------------------------------------------------------------ click-to-call claim
 

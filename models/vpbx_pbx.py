@@ -966,15 +966,10 @@ class VpbxPbx(models.Model):
                 _logger.warning(
                     "VPBX history of account %s: a record was skipped: %s", self.id, error
                 )
-        Call = self.env["vpbx.call"].sudo()
-        call_ids = list(dict.fromkeys(record.call_id for record in records))
-        known = (
-            Call.search_count([("pbx_id", "=", self.id), ("vpbx_call_id", "in", call_ids)])
-            if call_ids
-            else 0
-        )
-        Call._vpbx_upsert_records(settings, records)
-        return {"count": len(records), "new": len(call_ids) - known, "skipped": skipped}
+        results = []
+        self.env["vpbx.call"].sudo()._vpbx_upsert_records(settings, records, results=results)
+        new = sum(1 for _call_id, _applied, created in results if created)
+        return {"count": len(records), "new": new, "skipped": skipped}
 
     @api.model
     def _vpbx_error_text(self, error):

@@ -46,7 +46,7 @@ class VpbxRetention(models.AbstractModel):
             next run, triggered at once.
         :return: ``{pbx_id: (events removed, calls removed)}`` for this run
         """
-        budget = Budget(time_limit or queue_time_budget())
+        budget = Budget(queue_time_budget() if time_limit is None else time_limit)
         now = fields.Datetime.now()
         accounts = self.env["vpbx.pbx"].sudo().with_context(active_test=False).search([])
         removed, complete = {}, True

@@ -325,7 +325,7 @@ class VpbxWebhookEvent(models.Model):
 
     def _vpbx_mark_applied(self, applied):
         """Record on each event what its records did: ``applied`` is a list of ``(event,
-        records, [(call id, applied)])``. One statement for all, not write(): this runs for
+        records, [(call id, applied, created)])``. One statement for all, not write(): this runs for
         every delivery, and write() of the Many2many reads the relation before linking (an
         event's calls only grow). Returns {id: (state, error)}."""
         if not applied:
@@ -333,9 +333,9 @@ class VpbxWebhookEvent(models.Model):
         ids, states, texts, rel_events, rel_calls = [], [], [], [], []
         for event, records, results in applied:
             ids.append(event.id)
-            states.append("processed" if any(done for _call, done in results) else "ignored")
+            states.append("processed" if any(done for _call, done, _new in results) else "ignored")
             texts.append(", ".join(dict.fromkeys(r.call_id for r in records))[:255] or None)
-            for call_id in dict.fromkeys(call_id for call_id, _done in results):
+            for call_id in dict.fromkeys(call_id for call_id, _done, _new in results):
                 rel_events.append(event.id)
                 rel_calls.append(call_id)
         events = self.browse(ids)
