@@ -421,8 +421,8 @@ class VpbxCall(models.Model):
     @api.model
     def _vpbx_new_calls(self, settings, records):
         """Indexes of the records that create a call in bulk: the first record of each call of
-        the account not stored yet. None when the account has a click-to-call pending: a
-        record may complete it, which is claimed one record at a time."""
+        the account not stored yet. None of them when the account has a click-to-call pending:
+        a record may complete it, which is claimed one record at a time."""
         call_ids = list(dict.fromkeys(record.call_id for record in records))
         if not call_ids:
             return []

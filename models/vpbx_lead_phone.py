@@ -17,14 +17,6 @@ LEAD_KEY_FIELDS = ("phone", "mobile")
 #: SQL condition of an open lead ``l`` (joined with its stage ``s``): lost leads are archived
 #: (``action_set_lost``), won ones sit in a won stage.
 OPEN_LEAD = "l.active AND NOT COALESCE(s.is_won, FALSE)"
-#: SQL of the ids of the leads carrying one of %(keys)s and of the opportunities of the contacts
-#: %(partners)s: a UNION, so that each half uses its index (an OR would scan crm_lead)
-LEAD_IDS = """
-    SELECT k.lead_id AS id FROM vpbx_lead_phone k WHERE k.key = ANY(%(keys)s::varchar[])
-     UNION
-    SELECT o.id FROM crm_lead o
-     WHERE o.partner_id = ANY(%(partners)s::int[]) AND o.type = 'opportunity'
-"""
 
 
 class VpbxLeadPhone(models.Model):
@@ -50,33 +42,15 @@ class VpbxLeadPhone(models.Model):
     @api.model
     def _vpbx_find_leads(self, company_id, keys, partner_ids=()):
         """Open leads of `company_id` (or without company) carrying one of `keys`, and open
-        opportunities of the contacts `partner_ids`: one query through the key index.
-
-        Returns ``[(lead_id, is_opportunity, user_id, of_contact, write_date)]``.
-        """
-        if not keys and not partner_ids:
-            return []
-        self.env["crm.lead"].flush_model(
-            ["active", "stage_id", "company_id", "partner_id", "type", "user_id"]
-        )
-        self.env.cr.execute(
-            f"""
-            SELECT l.id, l.type = 'opportunity', l.user_id,
-                   l.type = 'opportunity' AND l.partner_id = ANY(%(partners)s::int[]), l.write_date
-              FROM ({LEAD_IDS}) AS found
-              JOIN crm_lead l ON l.id = found.id
-         LEFT JOIN crm_stage s ON s.id = l.stage_id
-             WHERE {OPEN_LEAD}
-               AND (l.company_id IS NULL OR l.company_id = %(company)s)
-            """,
-            {"keys": list(keys), "partners": list(partner_ids), "company": company_id},
-        )
-        return self.env.cr.fetchall()
+        opportunities of the contacts `partner_ids`:
+        ``[(lead_id, is_opportunity, user_id, of_contact, write_date)]``."""
+        return self._vpbx_find_leads_many(company_id, [(list(keys), list(partner_ids))])[0]
 
     @api.model
     def _vpbx_find_leads_many(self, company_id, queries):
-        """``_vpbx_find_leads`` of each ``(keys, partner_ids)`` of `queries`, in ONE query for all
-        (a batch of calls): the same rows, list for list."""
+        """``_vpbx_find_leads`` of each ``(keys, partner_ids)`` of `queries` (the calls of a
+        batch), in ONE query for all through the key index and ``crm_lead.partner_id`` (a
+        UNION: each half uses its index; an OR would scan crm_lead), list for list."""
         all_keys = list({key for keys, _partners in queries for key in keys})
         all_partners = list({pid for _keys, partners in queries for pid in partners})
         if not all_keys and not all_partners:

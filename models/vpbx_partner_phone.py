@@ -46,35 +46,15 @@ class VpbxPartnerPhone(models.Model):
 
     @api.model
     def _vpbx_find_partners(self, company_id, keys):
-        """Active contacts of `company_id` (or shared) having one of `keys`.
-
-        One index equality lookup (``key = ANY``). Returns a list of
-        ``(partner_id, score, is_company)``; score = rank of the key on the contact + its position
-        in `keys` (0: both are today's reading of the number).
-        """
-        if not keys:
-            return []
-        self.env["res.partner"].flush_model(["active", "is_company"])
-        self.env.cr.execute(
-            """
-            SELECT k.partner_id,
-                   MIN(k.rank + array_position(%(keys)s::varchar[], k.key) - 1) AS score,
-                   p.is_company
-              FROM vpbx_partner_phone k
-              JOIN res_partner p ON p.id = k.partner_id
-             WHERE k.key = ANY(%(keys)s::varchar[])
-               AND p.active
-               AND (k.company_id IS NULL OR k.company_id = %(company)s)
-          GROUP BY k.partner_id, p.is_company
-            """,
-            {"keys": list(keys), "company": company_id},
-        )
-        return [(pid, score, bool(is_company)) for pid, score, is_company in self.env.cr.fetchall()]
+        """Active contacts of `company_id` (or shared) having one of `keys`: a list of
+        ``(partner_id, score, is_company)``; score = rank of the key on the contact + its
+        position in `keys` (0: both are today's reading of the number)."""
+        return self._vpbx_find_partners_many(company_id, [list(keys)])[0]
 
     @api.model
     def _vpbx_find_partners_many(self, company_id, keys_list):
-        """``_vpbx_find_partners`` of each key list of `keys_list`, in ONE query for all (a
-        batch of calls): the same contacts and scores, list for list."""
+        """``_vpbx_find_partners`` of each key list of `keys_list` (the calls of a batch), in ONE
+        index equality lookup (``key = ANY``) for all, list for list."""
         wanted = {key for keys in keys_list for key in keys}
         if not wanted:
             return [[] for _keys in keys_list]
@@ -96,7 +76,7 @@ class VpbxPartnerPhone(models.Model):
             by_key.setdefault(key, []).append((partner_id, rank, bool(is_company)))
         found = []
         for keys in keys_list:
-            # score as in _vpbx_find_partners: rank of the key + its position in the call's keys
+            # a contact's best score over the call's keys
             scores = {}
             for position, key in enumerate(keys):
                 for partner_id, rank, is_company in by_key.get(key, ()):
