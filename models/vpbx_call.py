@@ -395,7 +395,7 @@ class VpbxCall(models.Model):
         # always computed) then reads no row of the account
         pbx = self.env["vpbx.pbx"].sudo().browse(settings.pbx_id)
         self.env.cache.update(pbx, pbx._fields["company_id"], [settings.company_id])
-        firsts = Call._vpbx_new_calls(settings, records)
+        firsts, stored = Call._vpbx_new_calls(settings, records)
         inserted = Call._vpbx_insert_calls(settings, [records[i] for i in firsts])
         created = dict(zip(firsts, inserted, strict=True))
         calls = finals = Call.browse()
@@ -407,7 +407,9 @@ class VpbxCall(models.Model):
                 Call._vpbx_after_insert(settings, call, change)
                 applied = new = True
             else:
-                call, applied, new = Call._vpbx_upsert_record(settings, record)
+                call, applied, new = Call._vpbx_upsert_record(
+                    settings, record, stored.get(record.call_id)
+                )
             if not applied and stale is not None:
                 stale.append(record.call_id)
             if results is not None:
@@ -420,33 +422,45 @@ class VpbxCall(models.Model):
 
     @api.model
     def _vpbx_new_calls(self, settings, records):
-        """Indexes of the records that create a call in bulk: the first record of each call of
-        the account not stored yet. None of them when the account has a click-to-call pending:
-        a record may complete it, which is claimed one record at a time."""
+        """``(firsts, stored)``: the indexes of the records that create a call in bulk (the
+        first record of each call of the account not stored yet), and the batch's calls already
+        stored, ``{call id: row id}``, their rows locked as ``_vpbx_lock_call`` would (in call id
+        order: concurrent batches lock in the same order), so that their records need no lock
+        query of their own. Nothing when the account has a click-to-call pending: a record may
+        complete it, which is claimed one record at a time."""
         call_ids = list(dict.fromkeys(record.call_id for record in records))
         if not call_ids:
-            return []
+            return [], {}
         self.flush_model(["vpbx_call_id", "pbx_id", "vpbx_click2call", "is_final"])
         self.env.cr.execute(
             """
-            SELECT ARRAY(SELECT vpbx_call_id FROM vpbx_call
-                          WHERE pbx_id = %(pbx)s AND vpbx_call_id = ANY(%(calls)s)),
+            WITH locked AS (
+                SELECT vpbx_call_id, id FROM vpbx_call
+                 WHERE pbx_id = %(pbx)s AND vpbx_call_id = ANY(%(calls)s)
+              ORDER BY vpbx_call_id
+                   FOR NO KEY UPDATE
+            )
+            SELECT locked.vpbx_call_id, locked.id,
                    EXISTS(SELECT 1 FROM vpbx_call p
                            WHERE p.pbx_id = %(pbx)s AND p.vpbx_click2call
                              AND p.is_final IS NOT TRUE)
+              FROM (VALUES (1)) AS one LEFT JOIN locked ON TRUE
             """,
             {"pbx": settings.pbx_id, "calls": call_ids},
+            # a serialization failure is expected under concurrency, and retried: not logged
+            log_exceptions=False,
         )
-        stored, any_pending = self.env.cr.fetchone()
-        if any_pending:
-            return []
+        rows = self.env.cr.fetchall()
+        if rows[0][2]:  # a click-to-call is pending
+            return [], {}
+        stored = {call_id: row_id for call_id, row_id, _pending in rows if call_id}
         seen = set(stored)
         firsts = []
         for index, record in enumerate(records):
             if record.call_id not in seen:
                 seen.add(record.call_id)
                 firsts.append(index)
-        return firsts
+        return firsts, stored
 
     @api.model
     def _vpbx_insert_calls(self, settings, records):
@@ -597,11 +611,13 @@ class VpbxCall(models.Model):
         return self.env.cr.fetchone()
 
     @api.model
-    def _vpbx_upsert_record(self, settings, record):
-        """Upsert one CallRecord; returns (call, applied, created)."""
-        call_id, is_click2call, any_pending = self._vpbx_lock_call(settings, record.call_id)
-        if any_pending:
-            call_id = self._vpbx_claim_click2call(settings, record, call_id, is_click2call)
+    def _vpbx_upsert_record(self, settings, record, call_id=None):
+        """Upsert one CallRecord; returns (call, applied, created). `call_id`: the row of its
+        call, already locked with no click-to-call pending (``_vpbx_new_calls``)."""
+        if call_id is None:
+            call_id, is_click2call, any_pending = self._vpbx_lock_call(settings, record.call_id)
+            if any_pending:
+                call_id = self._vpbx_claim_click2call(settings, record, call_id, is_click2call)
         if call_id is None:
             # a record that claimed no click-to-call: a new call, as in a batch
             ((call, change),) = self._vpbx_insert_calls(settings, [record])
