@@ -60,6 +60,8 @@ RECORD_FIELDS = {
 KEY_FIELDS = ("customer_number_normalized", "customer_number_alt_key")
 #: cr.precommit.data key of the chatter notes a queue batch creates at once
 NOTES_KEY = "sentech_vpbx.call_notes"
+#: cr.precommit.data key of the missed-call activities an upsert creates at once, at its end
+CALLBACKS_KEY = "sentech_vpbx.call_callbacks"
 
 
 def _format_seconds(seconds):
@@ -398,6 +400,27 @@ class VpbxCall(models.Model):
         firsts, stored = Call._vpbx_new_calls(settings, records)
         inserted = Call._vpbx_insert_calls(settings, [records[i] for i in firsts])
         created = dict(zip(firsts, inserted, strict=True))
+        # the missed-call activities of the batch, created together once every record is in
+        data = self.env.cr.precommit.data
+        outer_callbacks = data.pop(CALLBACKS_KEY, None)
+        data[CALLBACKS_KEY] = callbacks = {}
+        try:
+            calls, finals = Call._vpbx_apply_records(
+                settings, records, created, stored, stale, results
+            )
+            Call._vpbx_create_callbacks(callbacks)
+        finally:
+            data.pop(CALLBACKS_KEY, None)
+            if outer_callbacks is not None:
+                data[CALLBACKS_KEY] = outer_callbacks
+        finals._vpbx_link_callbacks()
+        return calls.with_env(self.env)
+
+    @api.model
+    def _vpbx_apply_records(self, settings, records, created, stored, stale, results):
+        """The follow-ups of the calls `created` and the upsert of the other records, in the
+        records' order; returns ``(calls, calls made final)``."""
+        Call = self
         calls = finals = Call.browse()
         for index, record in enumerate(records):
             if index in created:
@@ -417,8 +440,7 @@ class VpbxCall(models.Model):
             if applied and call.is_final:
                 finals |= call
             calls |= call
-        finals._vpbx_link_callbacks()
-        return calls.with_env(self.env)
+        return calls, finals
 
     @api.model
     def _vpbx_new_calls(self, settings, records):
@@ -1039,12 +1061,46 @@ class VpbxCall(models.Model):
         row_id, activity_id, count = Callback._vpbx_count_missed(settings.pbx_id, number, day)
         label = format_display(self.customer_number, settings.region)
         summary = self.env._("Call back %(number)s", number=label)  # plain text (a Char)
+        batch = self.env.cr.precommit.data.get(CALLBACKS_KEY)
+        pending = batch.get(row_id) if batch is not None else None
+        if pending is not None:
+            # the batch's activity of this number and day, not created yet: as written after
+            pending["count"] += 1
+            pending["calls"].append(self.id)
+            pending["vals"].update(
+                summary=summary,
+                note=escape(
+                    self.env._(
+                        "%(count)s missed calls from %(number)s today.",
+                        count=pending["count"],
+                        number=label,
+                    )
+                ),
+            )
+            return
         if activity_id:
             activity = self.env["mail.activity"].browse(activity_id)
             note = self.env._(
                 "%(count)s missed calls from %(number)s today.", count=count, number=label
             )
             activity.write({"summary": summary, "note": escape(note)})
+        elif batch is not None:
+            # on the lead or opportunity when there is one: sales staff work from the pipeline
+            target = self.lead_id or self.partner_id or self
+            batch[row_id] = {
+                "count": 1,
+                "calls": [self.id],
+                "vals": {
+                    "res_model_id": self.env["ir.model"]._get_id(target._name),
+                    "res_id": target.id,
+                    "automated": True,
+                    "date_deadline": day,
+                    "summary": summary,
+                    "note": escape(self.env._("Missed call from %(number)s.", number=label)),
+                    "user_id": user.id,
+                },
+            }
+            return
         else:
             # on the lead or opportunity when there is one: sales staff work from the pipeline
             target = self.lead_id or self.partner_id or self
@@ -1060,6 +1116,30 @@ class VpbxCall(models.Model):
             )
             Callback._vpbx_set_activity(row_id, activity.id)
         self.callback_activity_id = activity
+
+    @api.model
+    def _vpbx_create_callbacks(self, batch):
+        """Create the missed-call activities `batch` (``{vpbx.callback id: pending}``) holds in
+        one create: what ``activity_schedule`` would create one by one (a quick update: no
+        e-mail to the assignee), then link them to their rows and calls."""
+        if not batch or self.env.context.get("mail_activity_automation_skip"):
+            return
+        type_id = self.env["ir.model.data"]._xmlid_to_res_id(CALLBACK_ACTIVITY)
+        rows = list(batch.items())
+        activities = (
+            self.env["mail.activity"]
+            .sudo()
+            .with_context(mail_activity_quick_update=True)
+            .create([dict(pending["vals"], activity_type_id=type_id) for _row, pending in rows])
+        )
+        self.env["vpbx.callback"]._vpbx_set_activities(
+            [
+                (row_id, activity.id, pending["count"])
+                for (row_id, pending), activity in zip(rows, activities, strict=True)
+            ]
+        )
+        for (_row_id, pending), activity in zip(rows, activities, strict=True):
+            self.browse(pending["calls"]).callback_activity_id = activity
 
     # ------------------------------------------------------------------ recording
 

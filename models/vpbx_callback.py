@@ -71,6 +71,21 @@ class VpbxCallback(models.Model):
             "UPDATE vpbx_callback SET activity_id = %s WHERE id = %s", [activity_id, row_id]
         )
 
+    @api.model
+    def _vpbx_set_activities(self, rows):
+        """Link rows to their activities made in one batch: ``[(row id, activity id, missed
+        calls)]``, the count being the batch's missed calls (the rows counted them from 1 while
+        they had no activity)."""
+        self.env.cr.execute(
+            """
+            UPDATE vpbx_callback cb SET activity_id = v.activity_id, missed_count = v.missed
+              FROM (SELECT unnest(%s::int[]) AS id, unnest(%s::int[]) AS activity_id,
+                           unnest(%s::int[]) AS missed) v
+             WHERE cb.id = v.id
+            """,
+            [[row[0] for row in rows], [row[1] for row in rows], [row[2] for row in rows]],
+        )
+
     @api.autovacuum
     def _gc_vpbx_callbacks(self):
         """Rows of past days only serve a day that is over: keep a week for the curious."""

@@ -5,7 +5,9 @@ database connections sharing one queue."""
 import json
 import random
 import re
+from unittest.mock import patch
 
+from odoo.sql_db import Cursor
 from odoo.tests import new_test_user, tagged
 from odoo.tools import mute_logger
 
@@ -170,7 +172,12 @@ class TestBulkUpsertEqualsOneByOne(VpbxWebhookCommon):
             str(lead_key(lead))
             for lead in self.env["crm.lead"].search([("name", "ilike", "Call from")])
         )
-        return rows, notes, activities, leads
+        # the rows that keep one activity per number and day, with their missed calls
+        callbacks = sorted(
+            (row.number, str(row.day), row.missed_count, bool(row.activity_id))
+            for row in self.env["vpbx.callback"].search([("pbx_id", "=", self.pbx.id)])
+        )
+        return rows, notes, activities + callbacks, leads
 
     def run_set(self, bulk):
         settings = self.pbx._vpbx_call_settings()
@@ -202,6 +209,29 @@ class TestBulkUpsertEqualsOneByOne(VpbxWebhookCommon):
         self.assertEqual(bulk_notes, one_notes)
         self.assertEqual(bulk_acts, one_acts)
         self.assertEqual(bulk_leads, one_leads)
+
+    def test_activities_of_a_batch_in_one_insert(self):
+        """The batch's missed-call activities (and their followers) are created together."""
+        settings = self.pbx._vpbx_call_settings()
+        inserts = []
+        execute = Cursor.execute
+
+        def spy(cr, query, params=None, log_exceptions=True):
+            if 'INSERT INTO "mail_activity"' in str(query):
+                inserts.append(query)
+            return execute(cr, query, params, log_exceptions)
+
+        with patch.object(Cursor, "execute", spy):
+            calls = self.Call._vpbx_upsert_records(settings, _records(settings))
+        activities = calls.callback_activity_id
+        self.assertGreater(len(activities), 2)
+        self.assertEqual(len(inserts), 1)
+        # each row of the day counts its missed calls, as one at a time would
+        for row in self.env["vpbx.callback"].search([("pbx_id", "=", self.pbx.id)]):
+            missed = calls.filtered(
+                lambda call, row=row: call.callback_activity_id == row.activity_id
+            )
+            self.assertEqual(row.missed_count, len(missed))
 
     def test_one_lookup_for_a_batch(self):
         """A batch of new calls costs a fixed number of lookups, not a few per record."""
