@@ -614,7 +614,7 @@ class VpbxCall(models.Model):
         partners = (
             self.env["res.partner"]
             .sudo()
-            .with_context(prefetch_fields=False)  # their commercial entity, not the whole row
+            .with_context(prefetch_fields=False)  # cached by the lookup, else only this column
             .browse({partner_id for _i, _k, partner_id in wanted if partner_id})
         )
         commercial = {partner.id: partner.commercial_partner_id.id for partner in partners}

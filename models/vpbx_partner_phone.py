@@ -58,22 +58,30 @@ class VpbxPartnerPhone(models.Model):
         wanted = {key for keys in keys_list for key in keys}
         if not wanted:
             return [[] for _keys in keys_list]
-        self.env["res.partner"].flush_model(["active", "is_company"])
+        Partner = self.env["res.partner"]
+        Partner.flush_model(["active", "is_company", "commercial_partner_id"])
         self.env.cr.execute(
             """
-            SELECT k.key, k.partner_id, MIN(k.rank), p.is_company
+            SELECT k.key, k.partner_id, MIN(k.rank), p.is_company, p.commercial_partner_id
               FROM vpbx_partner_phone k
               JOIN res_partner p ON p.id = k.partner_id
              WHERE k.key = ANY(%(keys)s::varchar[])
                AND p.active
                AND (k.company_id IS NULL OR k.company_id = %(company)s)
-          GROUP BY k.key, k.partner_id, p.is_company
+          GROUP BY k.key, k.partner_id, p.is_company, p.commercial_partner_id
             """,
             {"keys": list(wanted), "company": company_id},
         )
-        by_key = {}
-        for key, partner_id, rank, is_company in self.env.cr.fetchall():
+        by_key, commercial = {}, {}
+        for key, partner_id, rank, is_company, commercial_id in self.env.cr.fetchall():
             by_key.setdefault(key, []).append((partner_id, rank, bool(is_company)))
+            commercial[partner_id] = commercial_id
+        # the calls' lead lookup asks for their commercial entity: no second query for it
+        self.env.cache.update(
+            Partner.browse(commercial),
+            Partner._fields["commercial_partner_id"],
+            commercial.values(),
+        )
         found = []
         for keys in keys_list:
             # a contact's best score over the call's keys
