@@ -456,36 +456,16 @@ class VpbxCall(models.Model):
     def _vpbx_new_calls(self, settings, records):
         """``(firsts, stored)``: the indexes of the records that create a call in bulk (the
         first record of each call of the account not stored yet), and the batch's calls already
-        stored, ``{call id: row id}``, their rows locked as ``_vpbx_lock_call`` would (in call id
-        order: concurrent batches lock in the same order), so that their records need no lock
-        query of their own. Nothing when the account has a click-to-call pending: a record may
-        complete it, which is claimed one record at a time."""
+        stored, ``{call id: row id}``, their rows locked (``_vpbx_lock_calls``), so that their
+        records need no lock query of their own. Nothing when the account has a click-to-call
+        pending: a record may complete it, which is claimed one record at a time."""
         call_ids = list(dict.fromkeys(record.call_id for record in records))
         if not call_ids:
             return [], {}
-        self.flush_model(["vpbx_call_id", "pbx_id", "vpbx_click2call", "is_final"])
-        self.env.cr.execute(
-            """
-            WITH locked AS (
-                SELECT vpbx_call_id, id FROM vpbx_call
-                 WHERE pbx_id = %(pbx)s AND vpbx_call_id = ANY(%(calls)s)
-              ORDER BY vpbx_call_id
-                   FOR NO KEY UPDATE
-            )
-            SELECT locked.vpbx_call_id, locked.id,
-                   EXISTS(SELECT 1 FROM vpbx_call p
-                           WHERE p.pbx_id = %(pbx)s AND p.vpbx_click2call
-                             AND p.is_final IS NOT TRUE)
-              FROM (VALUES (1)) AS one LEFT JOIN locked ON TRUE
-            """,
-            {"pbx": settings.pbx_id, "calls": call_ids},
-            # a serialization failure is expected under concurrency, and retried: not logged
-            log_exceptions=False,
-        )
-        rows = self.env.cr.fetchall()
-        if rows[0][2]:  # a click-to-call is pending
+        locked, pending = self._vpbx_lock_calls(settings.pbx_id, call_ids)
+        if pending:
             return [], {}
-        stored = {call_id: row_id for call_id, row_id, _pending in rows if call_id}
+        stored = {call_id: row_id for call_id, (row_id, _click2call) in locked.items()}
         seen = set(stored)
         firsts = []
         for index, record in enumerate(records):
@@ -659,7 +639,16 @@ class VpbxCall(models.Model):
     def _vpbx_lock_call(self, settings, call_id):
         """``(id, is_click2call, any_pending)``: the call of (account, `call_id`), its row
         locked (id None when there is none yet: a concurrent insert of the same call then fails
-        on the unique index), and whether the account has any pending click-to-call at all.
+        on the unique index), and whether the account has any pending click-to-call at all."""
+        locked, pending = self._vpbx_lock_calls(settings.pbx_id, [call_id])
+        row_id, is_click2call = locked.get(call_id, (None, None))
+        return row_id, is_click2call, pending
+
+    @api.model
+    def _vpbx_lock_calls(self, pbx_id, call_ids):
+        """``({call id: (row id, is_click2call)}, any_pending)``: the stored calls of the account
+        among `call_ids`, their rows locked in call id order (concurrent batches lock in the
+        same order), and whether the account has any pending click-to-call at all.
 
         One query for both: most deliveries have no pending click-to-call to claim.
         """
@@ -667,21 +656,24 @@ class VpbxCall(models.Model):
         self.env.cr.execute(
             """
             WITH locked AS (
-                SELECT id, vpbx_click2call FROM vpbx_call
-                 WHERE pbx_id = %(pbx)s AND vpbx_call_id = %(call)s
+                SELECT vpbx_call_id, id, vpbx_click2call FROM vpbx_call
+                 WHERE pbx_id = %(pbx)s AND vpbx_call_id = ANY(%(calls)s)
+              ORDER BY vpbx_call_id
                    FOR NO KEY UPDATE
             )
-            SELECT locked.id, locked.vpbx_click2call,
+            SELECT locked.vpbx_call_id, locked.id, locked.vpbx_click2call,
                    EXISTS(SELECT 1 FROM vpbx_call p
                            WHERE p.pbx_id = %(pbx)s AND p.vpbx_click2call
                              AND p.is_final IS NOT TRUE)
               FROM (VALUES (1)) AS one LEFT JOIN locked ON TRUE
             """,
-            {"pbx": settings.pbx_id, "call": call_id},
+            {"pbx": pbx_id, "calls": list(call_ids)},
             # a serialization failure is expected under concurrency, and retried: not logged
             log_exceptions=False,
         )
-        return self.env.cr.fetchone()
+        rows = self.env.cr.fetchall()
+        locked = {row[0]: (row[1], row[2]) for row in rows if row[0]}
+        return locked, rows[0][3]
 
     @api.model
     def _vpbx_upsert_record(self, settings, record, call_id=None):
