@@ -529,11 +529,18 @@ class VpbxWebhookEvent(models.Model):
                 if cron:
                     cron.sudo()._trigger()
                 break
-            self.env.cr.execute(
-                "SELECT id FROM vpbx_webhook_event WHERE state = 'new'"
-                " ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED",
-                [batch],
-            )
+            try:
+                self.env.cr.execute(
+                    "SELECT id FROM vpbx_webhook_event WHERE state = 'new'"
+                    " ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED",
+                    [batch],
+                    log_exceptions=False,
+                )
+            except CONCURRENCY_ERRORS:
+                # another run committed one of these rows after this claim's snapshot was
+                # taken (REPEATABLE READ): claim again in a new transaction
+                self.env.cr.rollback()
+                continue
             events = (
                 self.sudo()
                 .with_context(vpbx_batch_notes=True)
