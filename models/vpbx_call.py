@@ -1111,54 +1111,38 @@ class VpbxCall(models.Model):
             pending["count"] += 1
             pending["calls"].append(self.id)
             pending["vals"].update(
-                summary=summary,
-                note=escape(
-                    self.env._(
-                        "%(count)s missed calls from %(number)s today.",
-                        count=pending["count"],
-                        number=label,
-                    )
-                ),
+                summary=summary, note=self._vpbx_missed_note(pending["count"], label)
             )
             return
         if activity_id:
             activity = self.env["mail.activity"].browse(activity_id)
-            note = self.env._(
-                "%(count)s missed calls from %(number)s today.", count=count, number=label
-            )
-            activity.write({"summary": summary, "note": escape(note)})
-        elif batch is not None:
-            # on the lead or opportunity when there is one: sales staff work from the pipeline
-            target = self.lead_id or self.partner_id or self
-            batch[row_id] = {
-                "count": 1,
-                "calls": [self.id],
-                "vals": {
-                    "res_model_id": self.env["ir.model"]._get_id(target._name),
-                    "res_id": target.id,
-                    "automated": True,
-                    "date_deadline": day,
-                    "summary": summary,
-                    "note": escape(self.env._("Missed call from %(number)s.", number=label)),
-                    "user_id": user.id,
-                },
-            }
+            activity.write({"summary": summary, "note": self._vpbx_missed_note(count, label)})
+            self.callback_activity_id = activity
             return
-        else:
-            # on the lead or opportunity when there is one: sales staff work from the pipeline
-            target = self.lead_id or self.partner_id or self
-            # quick update: no "activity assigned to you" e-mail for each missed call, sent
-            # while the PBX waits (the activity shows in the user's activity menu at once)
-            target = target.with_context(mail_activity_quick_update=True)
-            activity = target.activity_schedule(
-                CALLBACK_ACTIVITY,
-                date_deadline=day,
-                summary=summary,
-                note=escape(self.env._("Missed call from %(number)s.", number=label)),
-                user_id=user.id,
-            )
-            Callback._vpbx_set_activity(row_id, activity.id)
-        self.callback_activity_id = activity
+        # on the lead or opportunity when there is one: sales staff work from the pipeline
+        target = self.lead_id or self.partner_id or self
+        pending = {
+            "count": 1,
+            "calls": [self.id],
+            "vals": {
+                "res_model_id": self.env["ir.model"]._get_id(target._name),
+                "res_id": target.id,
+                "automated": True,
+                "date_deadline": day,
+                "summary": summary,
+                "note": escape(self.env._("Missed call from %(number)s.", number=label)),
+                "user_id": user.id,
+            },
+        }
+        if batch is None:  # outside an upsert: made at once
+            self._vpbx_create_callbacks({row_id: pending})
+        else:  # made with the upsert's other activities, at its end
+            batch[row_id] = pending
+
+    def _vpbx_missed_note(self, count, label):
+        return escape(
+            self.env._("%(count)s missed calls from %(number)s today.", count=count, number=label)
+        )
 
     @api.model
     def _vpbx_create_callbacks(self, batch):

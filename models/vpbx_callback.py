@@ -66,12 +66,6 @@ class VpbxCallback(models.Model):
         return self.env.cr.fetchone()
 
     @api.model
-    def _vpbx_set_activity(self, row_id, activity_id):
-        self.env.cr.execute(
-            "UPDATE vpbx_callback SET activity_id = %s WHERE id = %s", [activity_id, row_id]
-        )
-
-    @api.model
     def _vpbx_set_activities(self, rows):
         """Link rows to their activities made in one batch: ``[(row id, activity id, missed
         calls)]``, the count being the batch's missed calls (the rows counted them from 1 while
