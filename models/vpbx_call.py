@@ -82,6 +82,27 @@ def _format_seconds(seconds):
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
+class _StoredLinks:
+    """What the records of a batch's stored calls would each look up to link their call,
+    looked up once for all of them (``vpbx.call._vpbx_prefetch_links``): the contacts of a
+    number, by (company, number keys); the employee of an extension, by (account, extension);
+    the open leads of a caller, by (company, number keys, contact ids). A miss is looked up
+    as one at a time would.
+    """
+
+    __slots__ = ("employees", "leads", "partners", "prefetch_ids")
+
+    def __init__(self, prefetch_ids):
+        self.prefetch_ids = tuple(prefetch_ids)  # the stored calls, read together
+        self.partners = {}
+        self.employees = {}
+        self.leads = {}
+
+    @staticmethod
+    def lead_key(company_id, keys, partner_ids):
+        return company_id, tuple(keys), tuple(sorted(partner_ids))
+
+
 class VpbxCall(models.Model):
     _name = "vpbx.call"
     _description = "VPBX Call"
@@ -384,7 +405,9 @@ class VpbxCall(models.Model):
         account with a click-to-call pending) go one by one (``_vpbx_upsert_record``): the
         call's row is locked, a pending click-to-call claimed, a live record updates a live
         call, the final record completes it, a live record arriving after the final one only
-        fills empty fields. Then, in the records' order, on the transition to final and only
+        fills empty fields; what changes nothing is not written. The stored calls are read
+        together, and the lookups that link them again are made once for all of them
+        (``_vpbx_prefetch_links``). Then, in the records' order, on the transition to final and only
         then, the chatter note and the missed-call activity are made: the same calls, links,
         notes and activities as one record at a time.
 
@@ -432,16 +455,17 @@ class VpbxCall(models.Model):
         records' order; returns ``(calls, calls made final)``."""
         Call = self
         calls = finals = Call.browse()
+        links = Call._vpbx_prefetch_links(settings, stored.values()) if stored else None
         for index, record in enumerate(records):
             if index in created:
                 # a lead made for an unknown caller meanwhile links the batch's calls of its
                 # number as it links any stored call (crm.lead's create hook): as one at a time
                 call, change = created[index]
-                Call._vpbx_after_insert(settings, call, change)
+                Call._vpbx_after_insert(settings, call, change, links)
                 applied = new = True
             else:
                 call, applied, new = Call._vpbx_upsert_record(
-                    settings, record, stored.get(record.call_id)
+                    settings, record, stored.get(record.call_id), links
                 )
             if not applied and stale is not None:
                 stale.append(record.call_id)
@@ -561,9 +585,9 @@ class VpbxCall(models.Model):
         return super()._add_precomputed_values(vals_list)
 
     @api.model
-    def _vpbx_after_insert(self, settings, call, change):
+    def _vpbx_after_insert(self, settings, call, change, links=None):
         if call.is_final:
-            call._vpbx_on_final(settings)
+            call._vpbx_on_final(settings, links)
         if change is not None:
             self.env["vpbx.live.call"]._vpbx_send(call, settings, change)
 
@@ -606,6 +630,53 @@ class VpbxCall(models.Model):
         for (index, _keys, _partner_id), rows in zip(wanted, leads, strict=True):
             vals = vals_list[index]
             vals.update(self._vpbx_lead_values(company_id, found=rows, user_id=vals.get("user_id")))
+
+    @api.model
+    def _vpbx_prefetch_links(self, settings, row_ids):
+        """The ``_StoredLinks`` of the stored calls `row_ids` of a batch: the lookups their
+        records would make one by one to link them (``_vpbx_match_partner``, ``_employee``,
+        ``_lead``: the contacts of an unlinked number, the employee of an extension without
+        one, the leads of a call without one), each made once for all of them.
+
+        A history sync re-reads the calls of its overlap window: each of those records used to
+        cost three lookups and a read of its call."""
+        links = _StoredLinks(row_ids)
+        calls = self.browse(links.prefetch_ids)
+        company_id = settings.company_id
+        unlinked = [(call, call._vpbx_number_keys()) for call in calls if not call.partner_id]
+        unlinked = [(call, keys) for call, keys in unlinked if keys]
+        found = (
+            self.env["vpbx.partner.phone"]
+            .sudo()
+            ._vpbx_find_partners_many(company_id, [keys for _call, keys in unlinked])
+        )
+        for (_call, keys), candidates in zip(unlinked, found, strict=True):
+            links.partners[company_id, tuple(keys)] = candidates
+        extensions = {call.extension for call in calls if call.extension and not call.employee_id}
+        employees = self._vpbx_employees_of(settings.pbx_id, extensions)
+        for extension in extensions:
+            links.employees[settings.pbx_id, extension] = employees.get(extension)
+        # the leads, with the contact the call has, or gets first (_vpbx_upsert_record's order),
+        # and its commercial entity's opportunities: that column of all the contacts at once
+        calls.partner_id.with_context(prefetch_fields=False).mapped("commercial_partner_id")
+        wanted = []
+        for call in calls:
+            if call.lead_id:
+                continue
+            keys = call._vpbx_number_keys()
+            if call.partner_id:
+                partner_id = call.partner_id.id
+            else:
+                candidates = links.partners.get((company_id, tuple(keys)), [])
+                if len(candidates) > 1:
+                    continue  # which one reads the number's earlier calls: left to the record
+                partner_id = candidates[0][0] if candidates else None
+            if keys or partner_id:
+                wanted.append((keys, self._vpbx_lead_partner_ids(partner_id)))
+        leads = self.env["vpbx.lead.phone"].sudo()._vpbx_find_leads_many(company_id, wanted)
+        for (keys, partner_ids), rows in zip(wanted, leads, strict=True):
+            links.leads[links.lead_key(company_id, keys, partner_ids)] = rows
+        return links
 
     @api.model
     def _vpbx_employees_of(self, pbx_id, extensions):
@@ -676,9 +747,10 @@ class VpbxCall(models.Model):
         return locked, rows[0][3]
 
     @api.model
-    def _vpbx_upsert_record(self, settings, record, call_id=None):
+    def _vpbx_upsert_record(self, settings, record, call_id=None, links=None):
         """Upsert one CallRecord; returns (call, applied, created). `call_id`: the row of its
-        call, already locked with no click-to-call pending (``_vpbx_new_calls``)."""
+        call, already locked with no click-to-call pending (``_vpbx_new_calls``); `links`: the
+        batch's ``_StoredLinks``."""
         if call_id is None:
             call_id, is_click2call, any_pending = self._vpbx_lock_call(settings, record.call_id)
             if any_pending:
@@ -690,6 +762,8 @@ class VpbxCall(models.Model):
             return call, True, True
         vals = self._vpbx_values(settings, record)
         call = self.browse(call_id)
+        if links is not None:
+            call = call.with_prefetch(links.prefetch_ids)
         was_final = call.is_final
         if was_final and not record.is_final:
             # a late live event never undoes the final record; it may fill gaps
@@ -715,20 +789,40 @@ class VpbxCall(models.Model):
         if call.employee_id and vals.get("extension", call.extension) != call.extension:
             # another extension took the call (e.g. a ring group): find its employee again
             vals.update(employee_id=False, user_id=False)
-        call.write(vals)
+        # a record read again (a history sync's overlap) mostly changes nothing: no write
+        vals = call._vpbx_changed_values(vals)
+        if vals:
+            call.write(vals)
         if not call.partner_id and (
             call.customer_number_normalized or call.customer_number_alt_key
         ):
-            call._vpbx_match_partner()
+            call._vpbx_match_partner(links)
         if call.extension and not call.employee_id:
-            call._vpbx_match_employee()
+            call._vpbx_match_employee(links)
         if not call.lead_id:
-            call._vpbx_match_lead()
+            call._vpbx_match_lead(links)
         if call.is_final and not was_final:
-            call._vpbx_on_final(settings)
+            call._vpbx_on_final(settings, links)
         if not self.env.context.get("vpbx_no_followup"):
             self.env["vpbx.live.call"]._vpbx_notify(call, settings, record)
         return call, True, False
+
+    def _vpbx_changed_values(self, vals):
+        """The values of `vals` that differ from the call's, compared as the ORM stores them
+        (a date's microseconds, a float's digits); relational commands are kept."""
+        self.ensure_one()
+        changed = {}
+        for fname, value in vals.items():
+            field = self._fields[fname]
+            if field.type in ("one2many", "many2many"):
+                changed[fname] = value
+                continue
+            stored = field.convert_to_record(
+                field.convert_to_cache(value, self, validate=False), self
+            )
+            if stored != self[fname]:
+                changed[fname] = value
+        return changed
 
     # ------------------------------------------------------------------ click-to-call claim
 
@@ -819,11 +913,16 @@ class VpbxCall(models.Model):
         keys = (self.customer_number_normalized, self.customer_number_alt_key)
         return [key for key in keys if key]
 
-    def _vpbx_match_partner(self):
-        """Link each call to the contact having its number (see is_ambiguous for the rule)."""
+    def _vpbx_match_partner(self, links=None):
+        """Link each call to the contact having its number (see is_ambiguous for the rule).
+        `links`: the lookups already made for a batch (``_StoredLinks``)."""
         for call in self:
+            keys = call._vpbx_number_keys()
+            candidates = None
+            if links is not None:
+                candidates = links.partners.get((call.company_id.id, tuple(keys)))
             vals = call._vpbx_partner_values(
-                call.company_id.id, call._vpbx_number_keys(), exclude_call_id=call.id
+                call.company_id.id, keys, exclude_call_id=call.id, candidates=candidates
             )
             if vals:
                 call.write(vals)
@@ -899,14 +998,23 @@ class VpbxCall(models.Model):
 
     # ------------------------------------------------------------------ leads
 
-    def _vpbx_match_lead(self):
-        """Link each call without a lead to its caller's open lead or opportunity."""
+    def _vpbx_match_lead(self, links=None):
+        """Link each call without a lead to its caller's open lead or opportunity.
+        `links`: the lookups already made for a batch (``_StoredLinks``)."""
         for call in self:
             keys = call._vpbx_number_keys()
             if not keys and not call.partner_id:
                 continue
+            found = None
+            if links is not None:
+                partner_ids = self._vpbx_lead_partner_ids(call.partner_id.id)
+                found = links.leads.get(links.lead_key(call.company_id.id, keys, partner_ids))
             vals = call._vpbx_lead_values(
-                call.company_id.id, keys, call.partner_id.id, call.user_id.id
+                call.company_id.id,
+                keys,
+                call.partner_id.id,
+                call.user_id.id,
+                found=None if found is None else list(found),
             )
             if vals:
                 call.write(vals)
@@ -926,12 +1034,10 @@ class VpbxCall(models.Model):
         `found`: the caller's leads when already looked up (``vpbx.lead.phone._vpbx_find_leads``).
         """
         if found is None:
-            partner_ids = []
-            if partner_id:
-                partner = self.env["res.partner"].sudo().browse(partner_id)
-                partner_ids = list({partner.id, partner.commercial_partner_id.id})
             found = (
-                self.env["vpbx.lead.phone"].sudo()._vpbx_find_leads(company_id, keys, partner_ids)
+                self.env["vpbx.lead.phone"]
+                .sudo()
+                ._vpbx_find_leads(company_id, keys, self._vpbx_lead_partner_ids(partner_id))
             )
         if not found:
             return {}
@@ -952,6 +1058,15 @@ class VpbxCall(models.Model):
         }
 
     @api.model
+    def _vpbx_lead_partner_ids(self, partner_id):
+        """The contacts whose open opportunities a call of contact `partner_id` links to: the
+        contact and its commercial entity."""
+        if not partner_id:
+            return []
+        partner = self.env["res.partner"].sudo().browse(partner_id)
+        return list({partner.id, partner.commercial_partner_id.id})
+
+    @api.model
     def _vpbx_relink_unlinked_leads(self, keys):
         """Link the calls without a lead whose number has one of `keys` (a lead got it)."""
         self.flush_model(["lead_id", "customer_number_normalized", "customer_number_alt_key"])
@@ -965,28 +1080,33 @@ class VpbxCall(models.Model):
             self.browse(ids)._vpbx_match_lead()
         return ids
 
-    def _vpbx_match_employee(self):
-        """The employee whose extension took the call, on the call's account, and its user."""
+    def _vpbx_match_employee(self, links=None):
+        """The employee whose extension took the call, on the call's account, and its user.
+        `links`: the lookups already made for a batch (``_StoredLinks``)."""
         for call in self:
-            vals = call._vpbx_employee_values(call.pbx_id.id, call.extension)
+            vals = call._vpbx_employee_values(call.pbx_id.id, call.extension, links)
             if vals:
                 vals["user_id"] = vals["user_id"] or call.user_id.id
                 call.write(vals)
 
     @api.model
-    def _vpbx_employee_values(self, pbx_id, extension):
+    def _vpbx_employee_values(self, pbx_id, extension, links=None):
         """employee_id and user_id of the active employee of the account `pbx_id` with `extension`
         (the oldest if several); {} when none."""
-        row = self._vpbx_employees_of(pbx_id, {extension}).get(extension)
+        if links is not None and (pbx_id, extension) in links.employees:
+            row = links.employees[pbx_id, extension]
+        else:
+            row = self._vpbx_employees_of(pbx_id, {extension}).get(extension)
         return {"employee_id": row[0], "user_id": row[1] or False} if row else {}
 
     # ------------------------------------------------------------------ when a call ends
 
-    def _vpbx_on_final(self, settings):
+    def _vpbx_on_final(self, settings, links=None):
         """Side effects of the transition to final: called once per call.
 
         A history import of a past range sets ``vpbx_no_followup``: calls of last month get
-        no chatter note and no call-back activity.
+        no chatter note and no call-back activity. `links`: the batch's ``_StoredLinks``,
+        whose leads are looked up again after this (it may make a lead, post on one).
         """
         self.ensure_one()
         # reporting data, also for a history import (time to call back: once per batch, see
@@ -994,6 +1114,8 @@ class VpbxCall(models.Model):
         outcome = self._vpbx_outcome_from_pbx()
         if self.env.context.get("vpbx_no_followup"):
             return
+        if links is not None:
+            links.leads.clear()
         if not self.lead_id and not self.partner_id and not self.candidate_partner_ids:
             self.env["vpbx.lead.day"]._vpbx_lead_for_unknown(self, settings)
         if outcome.schedules_callback and self.user_id:

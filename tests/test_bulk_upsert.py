@@ -75,6 +75,7 @@ class TestBulkUpsertEqualsOneByOne(VpbxWebhookCommon):
         groups = "base.group_user,sales_team.group_sale_salesman"
         cls.agent = new_test_user(cls.env, login="vpbx_bulk_agent", groups=groups)
         cls.other = new_test_user(cls.env, login="vpbx_bulk_other", groups=groups)
+        cls.late = new_test_user(cls.env, login="vpbx_bulk_late", groups=groups)
         cls.env["hr.employee"].create(
             [
                 {"name": "Bulk agent", "vpbx_extension": "9101", "user_id": cls.agent.id},
@@ -134,7 +135,7 @@ class TestBulkUpsertEqualsOneByOne(VpbxWebhookCommon):
                     "partner": call.partner_id.id,
                     "ambiguous": call.is_ambiguous,
                     "candidates": sorted(call.candidate_partner_ids.ids),
-                    "employee": call.employee_id.id,
+                    "employee": call.employee_id.name or False,  # one made in the run
                     "user": call.user_id.id,
                     "lead": lead_key(call.lead_id),
                     "candidate_leads": sorted(map(str, map(lead_key, call.candidate_lead_ids))),
@@ -179,10 +180,17 @@ class TestBulkUpsertEqualsOneByOne(VpbxWebhookCommon):
         )
         return rows, notes, activities + callbacks, leads
 
-    def run_set(self, bulk):
+    def run_set(self, bulk, again=False):
+        """The set's records one at a time or in one batch. `again`: the set was stored once
+        already (in one batch), and extension 9199 has got an employee since."""
         settings = self.pbx._vpbx_call_settings()
         records = _records(settings)
         with self.env.cr.savepoint() as savepoint:
+            if again:
+                self.Call._vpbx_upsert_records(settings, records)
+                self.env["hr.employee"].create(
+                    {"name": "Bulk late", "vpbx_extension": "9199", "user_id": self.late.id}
+                )
             if bulk:
                 self.Call._vpbx_upsert_records(settings, records)
             else:
@@ -204,6 +212,20 @@ class TestBulkUpsertEqualsOneByOne(VpbxWebhookCommon):
         self.assertTrue(any(row["lead"] and row["lead"][0].startswith("Call") for row in one_rows))
         self.assertTrue(one_notes and one_acts and one_leads)
         self.assertTrue(any(row["stage"] for row in one_rows), "live calls among them")
+        for one, bulk in zip(one_rows, bulk_rows, strict=True):
+            self.assertEqual(bulk, one, one["call"])
+        self.assertEqual(bulk_notes, one_notes)
+        self.assertEqual(bulk_acts, one_acts)
+        self.assertEqual(bulk_leads, one_leads)
+
+    def test_same_result_when_read_again(self):
+        """Records of stored calls (a history sync reads its overlap window again) link, write
+        and follow up in a batch as one at a time: here an employee got the extension 9199 of
+        unlinked calls in between."""
+        (one_rows, one_notes, one_acts, one_leads), _count = self.run_set(bulk=False, again=True)
+        (bulk_rows, bulk_notes, bulk_acts, bulk_leads), _count = self.run_set(bulk=True, again=True)
+        late = self.env["res.users"].browse(self.late.id)
+        self.assertTrue(any(row["user"] == late.id for row in one_rows), "9199 linked later")
         for one, bulk in zip(one_rows, bulk_rows, strict=True):
             self.assertEqual(bulk, one, one["call"])
         self.assertEqual(bulk_notes, one_notes)
@@ -251,6 +273,47 @@ class TestBulkUpsertEqualsOneByOne(VpbxWebhookCommon):
         with self.assertQueryCount(__system__=self._queries_for(Call, settings, page("Q10", 10))):
             Call._vpbx_upsert_records(settings, page("Q40", 40))
             self.env.flush_all()
+
+    def test_one_lookup_for_a_batch_read_again(self):
+        """A batch of calls stored already (a history sync's overlap) costs a fixed number of
+        queries, not a read and three lookups per record: unknown numbers, an extension nobody
+        has, no lead, all looked up again for every call at once."""
+        settings = self.pbx._vpbx_call_settings()
+        Call = self.Call.with_context(vpbx_no_followup=True)
+
+        def page(prefix, size):
+            return [
+                parse_record(
+                    call_payload(
+                        f"{prefix}-{i}",
+                        FORMATS[i % 4]("9780%05d" % i),
+                        start=BASE_TIME,
+                        sip_user="9199",
+                    ),
+                    settings.mapping,
+                )
+                for i in range(size)
+            ]
+
+        small, large = page("A10", 10), page("A40", 40)
+        Call._vpbx_upsert_records(settings, small)
+        Call._vpbx_upsert_records(settings, large)
+        self.env.flush_all()
+        self.env.invalidate_all()
+        expected = self._queries_for(Call, settings, small)
+        self.env.invalidate_all()
+        updates = []
+        execute = Cursor.execute
+
+        def spy(cr, query, params=None, log_exceptions=True):
+            if 'UPDATE "vpbx_call"' in str(query):
+                updates.append(query)
+            return execute(cr, query, params, log_exceptions)
+
+        with self.assertQueryCount(__system__=expected), patch.object(Cursor, "execute", spy):
+            Call._vpbx_upsert_records(settings, large)
+            self.env.flush_all()
+        self.assertEqual(updates, [], "records that change nothing write nothing")
 
     def _queries_for(self, Call, settings, records):
         """Queries of an upsert of `records` (the same shape at another size)."""
