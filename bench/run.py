@@ -767,6 +767,9 @@ def bench_live(db, size, quick):
                     concurrency=level,
                 )
                 rps = hook["rps"]
+                # the floor: deliveries stored raw and rejected (no record in them), nothing
+                # looked up or pushed: the cheapest answer a webhook POST gets
+                floor = common.load(url, ["{}"] * per_level[level], concurrency=level)
                 row = {
                     "senders": level,
                     "events": len(ids),
@@ -784,12 +787,18 @@ def bench_live(db, size, quick):
                     "throughput_ratio": round(rps / health["rps"], 3)
                     if rps and health["rps"]
                     else None,
+                    "floor_rps": floor["rps"],
+                    "floor_statuses": floor["statuses"],
+                    "floor_ratio": round(floor["rps"] / health["rps"], 3)
+                    if floor["rps"] and health["rps"]
+                    else None,
                 }
                 result["levels"].append(row)
                 say(
                     f"live c={level}: pop-up p50 {row['popup_p50_ms']} ms p95"
                     f" {row['popup_p95_ms']} ms ({row['notified']}/{row['events']} notified),"
-                    f" {row['live_rps']} events/s = {row['throughput_ratio']} of /web/health"
+                    f" {row['live_rps']} events/s = {row['throughput_ratio']} of /web/health;"
+                    f" floor (stored, rejected) {row['floor_rps']}/s = {row['floor_ratio']}"
                 )
         finally:
             client.close()
@@ -863,8 +872,10 @@ def bench_route(db, size, quick):
     with common.OdooServer(db, workers=2) as server:
         url = common.webhook_url(server, db).replace("/vpbx/webhook/", "/vpbx/route/", 1)
         path = urllib.parse.urlsplit(url).path
+        floor_url = url.rsplit("/", 1)[0] + "/" + "0" * 43
+        floor_path = urllib.parse.urlsplit(floor_url).path
 
-        def paths(count, offset):
+        def paths(count, offset, path=path):
             return [
                 f"{path}?phoneNumber={urllib.parse.quote(callers[(offset + i) % len(callers)])}"
                 "&sipNumber=842888806669"
@@ -878,6 +889,10 @@ def bench_route(db, size, quick):
             route = common.load(url, paths=paths(per_level[level], level * 7), concurrency=level)
             if route["error_samples"]:
                 say(f"route c={level}: errors {route['error_samples']}")
+            # the floor: a token no account has, answered (empty) and logged, nothing looked up
+            floor = common.load(
+                floor_url, paths=paths(per_level[level], level * 11, floor_path), concurrency=level
+            )
             row = {
                 "callers": level,
                 "requests": route["requests"],
@@ -889,12 +904,17 @@ def bench_route(db, size, quick):
                 "health_p50_ms": health["p50_ms"],
                 "health_p95_ms": health["p95_ms"],
                 "health_rps": health["rps"],
+                "floor_p50_ms": floor["p50_ms"],
+                "floor_p95_ms": floor["p95_ms"],
+                "floor_rps": floor["rps"],
+                "floor_errors": floor["errors"],
             }
             result["levels"].append(row)
             say(
                 f"route c={level}: p50 {row['route_p50_ms']} ms p95 {row['route_p95_ms']} ms,"
                 f" {row['route_rps']} req/s, errors {row['errors']}; /web/health p95"
-                f" {row['health_p95_ms']} ms, {row['health_rps']} req/s"
+                f" {row['health_p95_ms']} ms, {row['health_rps']} req/s; floor (unknown token)"
+                f" p95 {row['floor_p95_ms']} ms, {row['floor_rps']} req/s"
             )
     result["answers"] = dict(
         common.sql(
@@ -907,7 +927,7 @@ def bench_route(db, size, quick):
         db,
         "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY duration_ms),"
         " percentile_cont(0.95) WITHIN GROUP (ORDER BY duration_ms)"
-        " FROM vpbx_route_log WHERE id > %s",
+        " FROM vpbx_route_log WHERE id > %s AND reason != 'bad_token'",
         [before],
     )[0]
     say(f"route answers by reason: {result['answers']}; in Odoo p50/p95 {result['lookup_ms']} ms")
@@ -942,22 +962,29 @@ for _round in range(%(fetch_rounds)d):  # short: the median of a few rounds
 fetch_s = sorted(rounds)[len(rounds) // 2]
 fetch_window.append(time.time())
 before = env['vpbx.call'].search_count([])
+def import_window_of(task):
+    # run the import task to its end as its scheduled action would: (seconds, window)
+    task.action_start()
+    env.cr.commit()
+    window = [time.time()]
+    t0 = time.perf_counter()
+    while True:
+        env['vpbx.history.import']._cron_vpbx_history_import(max_pages=100000)
+        env.cr.commit()
+        task.invalidate_recordset()
+        if task.state != 'running':
+            window.append(time.time())
+            return time.perf_counter() - t0, window
 task = env['vpbx.history.import'].create(
     {'pbx_id': pbx.id, 'date_from': date_from, 'date_to': date_to})
-task.action_start()
-env.cr.commit()
-import_window = [time.time()]
-t0 = time.perf_counter()
-while True:
-    env['vpbx.history.import']._cron_vpbx_history_import(max_pages=100000)
-    env.cr.commit()
-    task.invalidate_recordset()
-    if task.state != 'running':
-        break
-import_s = time.perf_counter() - t0
-import_window.append(time.time())
+import_s, import_window = import_window_of(task)
+# the same window again: every call is stored already, nothing new to write
+again = env['vpbx.history.import'].create(
+    {'pbx_id': pbx.id, 'date_from': date_from, 'date_to': date_to})
+reimport_s, _window = import_window_of(again)
 env.invalidate_all()
 print('RESULT=' + json.dumps({
+    'reimport_s': reimport_s, 'reimport_new': again.new_count, 'reimport_state': again.state,
     'fetched': fetched, 'pages': page, 'fetch_s': fetch_s, 'import_s': import_s,
     'fetch_rounds_s': [round(r, 3) for r in rounds],
     'import_pages': task.pages_done, 'windows': {'fetch': fetch_window, 'import': import_window},
@@ -1047,8 +1074,10 @@ def bench_backfill(db, size, quick, records=None):
         records_per_s=round(raw["records"] / raw["import_s"], 1) if raw["import_s"] else None,
         fetch_records_per_s=round(raw["fetched"] / raw["fetch_s"], 1) if raw["fetch_s"] else None,
         slowdown_vs_fetch=round(raw["import_s"] / raw["fetch_s"], 2) if raw["fetch_s"] else None,
+        reimport_vs_fetch=round(raw["reimport_s"] / raw["fetch_s"], 2) if raw["fetch_s"] else None,
     )
     raw["fetch_s"], raw["import_s"] = round(raw["fetch_s"], 2), round(raw["import_s"], 2)
+    raw["reimport_s"] = round(raw["reimport_s"], 2)
     return raw
 
 
@@ -1731,19 +1760,22 @@ def table(results):
             "From the POST of a `ringing` event to its notification on a websocket logged in as"
             " the agent (the websocket on Odoo's gevent port); ringing events per second"
             " (keep-alive senders, as for /web/health) next to /web/health at the"
-            " same concurrency."
+            " same concurrency. *Floor*: as many deliveries holding no record (`{}`), each"
+            " stored raw and answered 400 *rejected*, nothing looked up or pushed: the"
+            " cheapest delivery."
         )
         add("")
         add(
             "| senders | events | notified | pop-up p50 ms | pop-up p95 ms | events/s |"
-            " /web/health req/s | events / health |"
+            " /web/health req/s | events / health | floor/s | floor / health |"
         )
-        add("|---:|---:|---:|---:|---:|---:|---:|---:|")
+        add("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         for level in live["levels"]:
             add(
                 f"| {level['senders']} | {level['events']} | {level['notified']} |"
                 f" {level['popup_p50_ms']} | {level['popup_p95_ms']} | {level['live_rps']} |"
                 f" {level['health_rps']} | {level['throughput_ratio']} |"
+                f" {level.get('floor_rps')} | {level.get('floor_ratio')} |"
             )
         add("")
     route = results.get("route")
@@ -1757,19 +1789,24 @@ def table(results):
         add(
             "The PBX's routing request at ring time, callers from contacts', leads' and unknown"
             " numbers, keep-alive callers; /web/health with as many senders in the same run."
-            f" Answers by reason: {route.get('answers')}; time inside Odoo (routing log)"
-            f" p50/p95 {route.get('lookup_ms')} ms."
+            " *Floor*: the same requests with a token no account has, answered (empty) and"
+            " logged without looking anything up, the cheapest answer the route can give."
+            f" Answers by reason: {route.get('answers')}; time inside Odoo (routing log,"
+            f" floor excluded) p50/p95 {route.get('lookup_ms')} ms."
         )
         add("")
         add(
             "| callers | requests | route p50 ms | route p95 ms | route req/s | errors |"
+            " floor p50 ms | floor p95 ms | floor req/s |"
             " /web/health p50 ms | /web/health p95 ms | /web/health req/s |"
         )
-        add("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        add("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         for level in route["levels"]:
             add(
                 f"| {level['callers']} | {level['requests']} | {level['route_p50_ms']} |"
                 f" {level['route_p95_ms']} | {level['route_rps']} | {level['errors']} |"
+                f" {level.get('floor_p50_ms')} | {level.get('floor_p95_ms')} |"
+                f" {level.get('floor_rps')} |"
                 f" {level['health_p50_ms']} | {level['health_p95_ms']} | {level['health_rps']} |"
             )
         add("")
@@ -1892,6 +1929,13 @@ def table(results):
         )
         add("")
         add(f"State {backfill['state']}, new calls {backfill['new']}, stored {backfill['stored']}.")
+        if backfill.get("reimport_s") is not None:
+            add(
+                f"The same window imported again (every call stored already, new calls"
+                f" {backfill['reimport_new']}): {backfill['reimport_s']} s,"
+                f" {backfill['reimport_vs_fetch']}x the fetch-only time; the floor of the"
+                " import, which fetches the same pages and writes nothing new."
+            )
         if backfill.get("fetch_pbx"):
             fetch, done = backfill["fetch_pbx"], backfill["import_pbx"]
             add(
@@ -2116,7 +2160,8 @@ def main():
                 f" records/s; fetch-only {backfill['fetch_records_per_s']} records/s"
                 f" ({backfill['fetch_pbx']['ms_per_page']} ms a page, of which the simulator"
                 f" {backfill['fetch_pbx']['pbx_ms_per_page']} ms); import/fetch"
-                f" {backfill['slowdown_vs_fetch']}x; token requests: fetch"
+                f" {backfill['slowdown_vs_fetch']}x (again, nothing new:"
+                f" {backfill.get('reimport_vs_fetch')}x); token requests: fetch"
                 f" {backfill['fetch_pbx']['token_requests']}, import"
                 f" {backfill['import_pbx']['token_requests']}"
             )

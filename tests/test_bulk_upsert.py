@@ -5,6 +5,7 @@ database connections sharing one queue."""
 import json
 import random
 import re
+from contextlib import contextmanager
 from unittest.mock import patch
 
 from odoo.sql_db import Cursor
@@ -29,6 +30,22 @@ FORMATS = (
     lambda n: "84" + n,
     lambda n: f"0{n[:3]} {n[3:6]} {n[6:]}",
 )
+
+
+@contextmanager
+def _statements(marker):
+    """The SQL statements run in the block whose text holds `marker` (a list, filled as they
+    run)."""
+    found = []
+    execute = Cursor.execute
+
+    def spy(cr, query, params=None, log_exceptions=True):
+        if marker in str(query):
+            found.append(query)
+        return execute(cr, query, params, log_exceptions)
+
+    with patch.object(Cursor, "execute", spy):
+        yield found
 
 
 def _records(settings, seed=5, calls=40):
@@ -235,15 +252,7 @@ class TestBulkUpsertEqualsOneByOne(VpbxWebhookCommon):
     def test_activities_of_a_batch_in_one_insert(self):
         """The batch's missed-call activities (and their followers) are created together."""
         settings = self.pbx._vpbx_call_settings()
-        inserts = []
-        execute = Cursor.execute
-
-        def spy(cr, query, params=None, log_exceptions=True):
-            if 'INSERT INTO "mail_activity"' in str(query):
-                inserts.append(query)
-            return execute(cr, query, params, log_exceptions)
-
-        with patch.object(Cursor, "execute", spy):
+        with _statements('INSERT INTO "mail_activity"') as inserts:
             calls = self.Call._vpbx_upsert_records(settings, _records(settings))
         activities = calls.callback_activity_id
         self.assertGreater(len(activities), 2)
@@ -302,15 +311,10 @@ class TestBulkUpsertEqualsOneByOne(VpbxWebhookCommon):
         self.env.invalidate_all()
         expected = self._queries_for(Call, settings, small)
         self.env.invalidate_all()
-        updates = []
-        execute = Cursor.execute
-
-        def spy(cr, query, params=None, log_exceptions=True):
-            if 'UPDATE "vpbx_call"' in str(query):
-                updates.append(query)
-            return execute(cr, query, params, log_exceptions)
-
-        with self.assertQueryCount(__system__=expected), patch.object(Cursor, "execute", spy):
+        with (
+            self.assertQueryCount(__system__=expected),
+            _statements('UPDATE "vpbx_call"') as updates,
+        ):
             Call._vpbx_upsert_records(settings, large)
             self.env.flush_all()
         self.assertEqual(updates, [], "records that change nothing write nothing")
