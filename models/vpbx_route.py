@@ -9,7 +9,9 @@ first, then (setting) the other members of their sales team: the opportunity's t
 salesperson's first team.
 
 One SQL statement through the number-key indexes of contacts and leads, under a statement
-time-out; any doubt or error is an empty answer, and every answer is logged.
+time-out; any doubt or error is an empty answer, and every answer is logged. The statement and
+the log's INSERT are prepared on a connection the process keeps (``route_lookup``): planning
+them was most of an answer's cost.
 """
 
 import logging
@@ -19,7 +21,9 @@ import time
 from odoo import api, models
 
 from ..services.routing import STATEMENT_TIMEOUT_MS, caller_keys, join_extensions, reason_of
+from .route_lookup import KeptStatements, numbered
 from .vpbx_lead_phone import OPEN_LEAD
+from .vpbx_route_log import LOG_ARGS, LOG_INSERT, log_values
 
 _logger = logging.getLogger(__name__)
 
@@ -72,6 +76,22 @@ SELECT o.user_id,
        ELSE ARRAY[]::varchar[] END
   FROM owner o
 """
+ROUTE_ARGS = ("keys", "company", "pbx", "team")
+
+#: The lookup and the log, prepared once per process and database, plans kept
+KEPT = KeptStatements(
+    {
+        "vpbx_route_lookup": numbered(ROUTE_QUERY, ROUTE_ARGS),
+        "vpbx_route_log": numbered(LOG_INSERT, LOG_ARGS),
+    },
+    settings=(
+        # one plan for all callers: the lookup goes through the same indexes for any number
+        "SET plan_cache_mode = force_generic_plan",
+        f"SET statement_timeout = {int(STATEMENT_TIMEOUT_MS)}",
+        # a log row lost in a crash is no loss; the PBX waits for every answer
+        "SET synchronous_commit = off",
+    ),
+)
 
 
 class VpbxRoute(models.AbstractModel):
@@ -101,9 +121,11 @@ class VpbxRoute(models.AbstractModel):
             user_id, extensions, reason = None, "", "error"
         ms = (time.perf_counter() - start) * 1000
         try:
-            self.env["vpbx.route.log"]._vpbx_log(
+            values = log_values(
                 pbx_id, company_id, caller, hotline, extensions, reason, user_id, ms
             )
+            if KEPT.run(self.env, "vpbx_route_log", [values[name] for name in LOG_ARGS]) is None:
+                self.env["vpbx.route.log"]._vpbx_log(values)
         except Exception:
             _logger.exception("VPBX routing answer could not be logged")
             self.env.cr.rollback()
@@ -123,20 +145,22 @@ class VpbxRoute(models.AbstractModel):
         keys = caller_keys(caller, settings.region)
         if not keys:
             return None, "", "bad_number"
-        cr = self.env.cr
-        # one round trip: the time-out, then the lookup (the log's INSERT resets the time-out)
-        cr.execute(
-            f"SET LOCAL statement_timeout = {int(STATEMENT_TIMEOUT_MS)};\n{ROUTE_QUERY}",
-            {
-                "keys": list(keys),
-                "company": settings.company_id,
-                "pbx": settings.pbx_id,
-                "team": settings.team_members,
-            },
-        )
-        row = cr.fetchone()
-        if not row:
+        args = {
+            "keys": list(keys),
+            "company": settings.company_id,
+            "pbx": settings.pbx_id,
+            "team": settings.team_members,
+        }
+        rows = KEPT.run(self.env, "vpbx_route_lookup", [args[name] for name in ROUTE_ARGS])
+        if rows is None:  # the request's cursor (see route_lookup)
+            cr = self.env.cr
+            # one round trip: the time-out, then the lookup (the log's INSERT resets the time-out)
+            cr.execute(
+                f"SET LOCAL statement_timeout = {int(STATEMENT_TIMEOUT_MS)};\n{ROUTE_QUERY}", args
+            )
+            rows = cr.fetchall()
+        if not rows:
             return None, "", reason_of(None, (), has_owner=False)
-        user_id, own, team = row
+        user_id, own, team = rows[0]
         extensions = join_extensions([own, *(team or [])])
         return user_id, extensions, reason_of(own, team or (), has_owner=True)

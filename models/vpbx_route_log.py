@@ -10,6 +10,29 @@ from odoo import api, fields, models
 ROUTE_LOG_DAYS = 30
 #: Longest caller or hotline text kept (the PBX's text, whatever it sent)
 MAX_TEXT = 64
+#: One answer's row: run on the request's cursor (``_vpbx_log``) or prepared on the connection
+#: ``vpbx.route`` keeps (``$n`` in the order of LOG_ARGS)
+LOG_ARGS = ("pbx", "company", "caller", "hotline", "extensions", "reason", "user", "ms")
+LOG_INSERT = """
+INSERT INTO vpbx_route_log
+       (date, pbx_id, company_id, caller, hotline, extensions, reason, user_id, duration_ms)
+VALUES (now() AT TIME ZONE 'UTC', %(pbx)s, %(company)s, %(caller)s, %(hotline)s,
+        %(extensions)s, %(reason)s, %(user)s, %(ms)s)
+"""
+
+
+def log_values(pbx_id, company_id, caller, hotline, extensions, reason, user_id, ms):
+    """The LOG_INSERT values of an answer."""
+    return {
+        "pbx": pbx_id,
+        "company": company_id,
+        "caller": (caller or "")[:MAX_TEXT] or None,
+        "hotline": (hotline or "")[:MAX_TEXT] or None,
+        "extensions": extensions or None,
+        "reason": reason,
+        "user": user_id,
+        "ms": round(ms, 1),
+    }
 
 
 class VpbxRouteLog(models.Model):
@@ -50,29 +73,15 @@ class VpbxRouteLog(models.Model):
     duration_ms = fields.Float(string="Time (ms)", readonly=True, digits=(16, 1))
 
     @api.model
-    def _vpbx_log(self, pbx_id, company_id, caller, hotline, extensions, reason, user_id, ms):
-        """One INSERT, in the same round trip as two settings of the request's transaction: no
-        time-out of the lookup any more, and a commit that does not wait for the disk (a log
-        row lost in a crash is no loss; the PBX waits for every answer)."""
+    def _vpbx_log(self, values):
+        """One INSERT of `values` (``log_values``), in the same round trip as two settings of
+        the request's transaction: no time-out of the lookup any more, and a commit that does
+        not wait for the disk (a log row lost in a crash is no loss; the PBX waits for every
+        answer)."""
         self.env.cr.execute(
-            """
-            SET LOCAL statement_timeout TO DEFAULT;
-            SET LOCAL synchronous_commit TO OFF;
-            INSERT INTO vpbx_route_log
-                   (date, pbx_id, company_id, caller, hotline, extensions, reason, user_id,
-                    duration_ms)
-            VALUES (now() AT TIME ZONE 'UTC', %s, %s, %s, %s, %s, %s, %s, %s)
-            """,
-            [
-                pbx_id,
-                company_id,
-                (caller or "")[:MAX_TEXT] or None,
-                (hotline or "")[:MAX_TEXT] or None,
-                extensions or None,
-                reason,
-                user_id,
-                round(ms, 1),
-            ],
+            "SET LOCAL statement_timeout TO DEFAULT;\n"
+            "SET LOCAL synchronous_commit TO OFF;\n" + LOG_INSERT,
+            values,
         )
 
     @api.autovacuum

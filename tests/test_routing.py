@@ -4,13 +4,16 @@ every answer."""
 
 from unittest.mock import patch
 
-from odoo.addons.sentech_vpbx.models.vpbx_route import VpbxRoute
+import requests
+
+from odoo.addons.sentech_vpbx.models import route_lookup
+from odoo.addons.sentech_vpbx.models.vpbx_route import KEPT, VpbxRoute
 from odoo.addons.sentech_vpbx.services.routing import caller_keys, join_extensions
 from odoo.addons.sentech_vpbx.tools.vpbx_simulator import HOTLINES, VpbxSimulator
 from odoo.tests import BaseCase, HttpCase, new_test_user, tagged
 from odoo.tools import mute_logger
 
-from .common import make_pbx
+from .common import ConcurrentWebhookCase, make_pbx
 
 NUMBER = "0912345678"
 #: every way the PBX or a person writes NUMBER
@@ -294,3 +297,74 @@ class TestSimulatorAsksOdoo(HttpCase):
         events = sim.ring_events("101", "0911222333")
         self.assertEqual(sim.route_answers[-1][2], [])
         self.assertEqual(events[0][1]["users_status"][0]["extension"], "101")
+
+
+@tagged("post_install", "-at_install")
+class TestRoutingOnKeptConnection(ConcurrentWebhookCase):
+    """As in production (not the test runner's one transaction), the lookup and the log run on
+    the connection the process keeps, prepared once; when that connection dies the request's
+    own cursor answers, and a new one is opened later."""
+
+    @classmethod
+    def _vpbx_fixture(cls, env, company, pbx):
+        admin = env.ref("base.user_admin")
+        cls.employee_id = (
+            env["hr.employee"]
+            .create(
+                {
+                    "name": "Kept routing owner",
+                    "user_id": admin.id,
+                    "company_id": company.id,
+                    "vpbx_pbx_id": pbx.id,
+                    "vpbx_extension": "601",
+                }
+            )
+            .id
+        )
+        cls.partner_id = (
+            env["res.partner"]
+            .create({"name": "Kept routing caller", "mobile": "0912 601 601", "user_id": admin.id})
+            .id
+        )
+
+    @classmethod
+    def _vpbx_remove_fixture(cls, env):
+        KEPT.close(cls.dbname)
+        env["hr.employee"].browse(cls.employee_id).unlink()
+        env["res.partner"].browse(cls.partner_id).unlink()
+
+    def route(self):
+        response = requests.get(
+            f"{self.base_url()}/vpbx/route/{self.token}?phoneNumber=84912601601"
+            "&sipNumber=842888806669",
+            timeout=10,
+        )
+        self.assertEqual(response.status_code, 200)
+        return response.text
+
+    def test_answers_on_the_kept_connection_and_without_it(self):
+        KEPT.close(self.dbname)
+        self.assertEqual(self.route(), "601")
+        kept = KEPT._connections.get(self.dbname)
+        self.assertTrue(kept and not kept.closed, "the answer came from the kept connection")
+        with kept.cursor() as cr:
+            cr.execute("SELECT name FROM pg_prepared_statements ORDER BY name")
+            prepared = [row[0] for row in cr.fetchall()]
+        self.assertEqual(prepared, ["vpbx_route_log", "vpbx_route_lookup"])
+        self.assertEqual(self.route(), "601")
+        self.assertIs(KEPT._connections.get(self.dbname), kept, "kept, not opened again")
+        # the kept connection dies (a PostgreSQL restart, an idle time-out)
+        with self.committed() as env:
+            env.cr.execute("SELECT pg_terminate_backend(%s, 5000)", [kept.get_backend_pid()])
+        self.assertEqual(self.route(), "601", "the request's cursor answered")
+        self.assertIn(self.dbname, KEPT._failed_at)
+        self.assertNotIn(self.dbname, KEPT._connections)
+        self.assertEqual(self.route(), "601", "still the request's cursor, for a while")
+        self.assertNotIn(self.dbname, KEPT._connections)
+        with patch.object(route_lookup, "RETRY_AFTER", 0.0):
+            self.assertEqual(self.route(), "601")
+        self.assertIn(self.dbname, KEPT._connections, "a new kept connection")
+        with self.committed() as env:
+            logs = env["vpbx.route.log"].search([("pbx_id", "=", self.pbx_id)])
+            self.assertEqual(logs.mapped("reason"), ["owner"] * 5, "every answer logged once")
+            self.assertEqual(set(logs.mapped("extensions")), {"601"})
