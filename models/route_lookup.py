@@ -54,9 +54,6 @@ class KeptStatements:
         self._failed_at = {}
 
     def _connection(self, dbname):
-        if self._pid != os.getpid():
-            # connections inherited over a fork are the parent's: never used, never closed
-            self._connections, self._failed_at, self._pid = {}, {}, os.getpid()
         cnx = self._connections.get(dbname)
         if cnx is None or cnx.closed:
             _name, info = sql_db.connection_info_for(dbname)
@@ -93,6 +90,9 @@ class KeptStatements:
             return None
         dbname = env.cr.dbname
         with self._lock:
+            if self._pid != os.getpid():
+                # what was inherited over a fork is the parent's: never used, never closed
+                self._connections, self._failed_at, self._pid = {}, {}, os.getpid()
             if time.monotonic() - self._failed_at.get(dbname, -RETRY_AFTER) < RETRY_AFTER:
                 return None
             placeholders = ", ".join(["%s"] * len(args))
