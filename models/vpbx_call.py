@@ -658,11 +658,10 @@ class VpbxCall(models.Model):
             links.employees[settings.pbx_id, extension] = employees.get(extension)
         # the leads, with the contact the call has, or gets first (_vpbx_upsert_record's order),
         # and its commercial entity's opportunities: that column of all the contacts at once
-        calls.partner_id.with_context(prefetch_fields=False).mapped("commercial_partner_id")
+        leadless = calls.filtered(lambda call: not call.lead_id)
+        leadless.partner_id.with_context(prefetch_fields=False).mapped("commercial_partner_id")
         wanted = []
-        for call in calls:
-            if call.lead_id:
-                continue
+        for call in leadless:
             keys = call._vpbx_number_keys()
             if call.partner_id:
                 partner_id = call.partner_id.id

@@ -48,6 +48,19 @@ def _statements(marker):
         yield found
 
 
+def _page(settings, prefix, size, first_digits, **fields):
+    """`size` final records of new calls, numbers starting with `first_digits` in mixed forms."""
+    return [
+        parse_record(
+            call_payload(
+                f"{prefix}-{i}", FORMATS[i % 4](f"{first_digits}{i:05d}"), start=BASE_TIME, **fields
+            ),
+            settings.mapping,
+        )
+        for i in range(size)
+    ]
+
+
 def _records(settings, seed=5, calls=40):
     """A generated delivery sequence: final records and live events interleaved, duplicates,
     numbers in mixed forms (known, shared by two contacts, carried by a lead, unknown), answered
@@ -219,8 +232,9 @@ class TestBulkUpsertEqualsOneByOne(VpbxWebhookCommon):
         return result, len(records)
 
     def test_same_calls_links_notes_activities_and_leads(self):
-        (one_rows, one_notes, one_acts, one_leads), count = self.run_set(bulk=False)
-        (bulk_rows, bulk_notes, bulk_acts, bulk_leads), _count = self.run_set(bulk=True)
+        one, count = self.run_set(bulk=False)
+        bulk, _count = self.run_set(bulk=True)
+        one_rows, one_notes, one_acts, one_leads = one
         # the set exercises what it claims to
         self.assertGreater(count, len(one_rows), "records of one call arrive several times")
         self.assertTrue(any(row["ambiguous"] for row in one_rows))
@@ -229,25 +243,22 @@ class TestBulkUpsertEqualsOneByOne(VpbxWebhookCommon):
         self.assertTrue(any(row["lead"] and row["lead"][0].startswith("Call") for row in one_rows))
         self.assertTrue(one_notes and one_acts and one_leads)
         self.assertTrue(any(row["stage"] for row in one_rows), "live calls among them")
-        for one, bulk in zip(one_rows, bulk_rows, strict=True):
-            self.assertEqual(bulk, one, one["call"])
-        self.assertEqual(bulk_notes, one_notes)
-        self.assertEqual(bulk_acts, one_acts)
-        self.assertEqual(bulk_leads, one_leads)
+        self.assertSameSnapshot(bulk, one)
+
+    def assertSameSnapshot(self, bulk, one):
+        (bulk_rows, *bulk_rest), (one_rows, *one_rest) = bulk, one
+        for one_row, bulk_row in zip(one_rows, bulk_rows, strict=True):
+            self.assertEqual(bulk_row, one_row, one_row["call"])
+        self.assertEqual(bulk_rest, one_rest)
 
     def test_same_result_when_read_again(self):
         """Records of stored calls (a history sync reads its overlap window again) link, write
         and follow up in a batch as one at a time: here an employee got the extension 9199 of
         unlinked calls in between."""
-        (one_rows, one_notes, one_acts, one_leads), _count = self.run_set(bulk=False, again=True)
-        (bulk_rows, bulk_notes, bulk_acts, bulk_leads), _count = self.run_set(bulk=True, again=True)
-        late = self.env["res.users"].browse(self.late.id)
-        self.assertTrue(any(row["user"] == late.id for row in one_rows), "9199 linked later")
-        for one, bulk in zip(one_rows, bulk_rows, strict=True):
-            self.assertEqual(bulk, one, one["call"])
-        self.assertEqual(bulk_notes, one_notes)
-        self.assertEqual(bulk_acts, one_acts)
-        self.assertEqual(bulk_leads, one_leads)
+        one, _count = self.run_set(bulk=False, again=True)
+        bulk, _count = self.run_set(bulk=True, again=True)
+        self.assertTrue(any(row["user"] == self.late.id for row in one[0]), "9199 linked later")
+        self.assertSameSnapshot(bulk, one)
 
     def test_activities_of_a_batch_in_one_insert(self):
         """The batch's missed-call activities (and their followers) are created together."""
@@ -268,19 +279,10 @@ class TestBulkUpsertEqualsOneByOne(VpbxWebhookCommon):
         """A batch of new calls costs a fixed number of lookups, not a few per record."""
         settings = self.pbx._vpbx_call_settings()
         Call = self.Call.with_context(vpbx_no_followup=True)
-
-        def page(prefix, size):
-            return [
-                parse_record(
-                    call_payload(f"{prefix}-{i}", FORMATS[i % 4]("9770%05d" % i), start=BASE_TIME),
-                    settings.mapping,
-                )
-                for i in range(size)
-            ]
-
+        small = _page(settings, "Q10", 10, "9770")
         self.env.flush_all()
-        with self.assertQueryCount(__system__=self._queries_for(Call, settings, page("Q10", 10))):
-            Call._vpbx_upsert_records(settings, page("Q40", 40))
+        with self.assertQueryCount(__system__=self._queries_for(Call, settings, small)):
+            Call._vpbx_upsert_records(settings, _page(settings, "Q40", 40, "9770"))
             self.env.flush_all()
 
     def test_one_lookup_for_a_batch_read_again(self):
@@ -289,22 +291,8 @@ class TestBulkUpsertEqualsOneByOne(VpbxWebhookCommon):
         has, no lead, all looked up again for every call at once."""
         settings = self.pbx._vpbx_call_settings()
         Call = self.Call.with_context(vpbx_no_followup=True)
-
-        def page(prefix, size):
-            return [
-                parse_record(
-                    call_payload(
-                        f"{prefix}-{i}",
-                        FORMATS[i % 4]("9780%05d" % i),
-                        start=BASE_TIME,
-                        sip_user="9199",
-                    ),
-                    settings.mapping,
-                )
-                for i in range(size)
-            ]
-
-        small, large = page("A10", 10), page("A40", 40)
+        small = _page(settings, "A10", 10, "9780", sip_user="9199")
+        large = _page(settings, "A40", 40, "9780", sip_user="9199")
         Call._vpbx_upsert_records(settings, small)
         Call._vpbx_upsert_records(settings, large)
         self.env.flush_all()
