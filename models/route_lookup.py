@@ -41,12 +41,16 @@ def numbered(text, names):
 class KeptStatements:
     """Statements prepared on one autocommit connection per database, in this process.
 
-    `statements`: ``{name: SQL text with $1.. placeholders}`` (their types inferred by
-    PostgreSQL); `settings`: session settings (``SET`` statements) run when a connection opens.
+    `statements`: ``{name: (SQL text with psycopg2's named placeholders, their names in
+    order)}``, prepared with ``$1``... (their types inferred by PostgreSQL); `settings`: session
+    settings (``SET`` statements) run when a connection opens.
     """
 
     def __init__(self, statements, settings=()):
-        self._statements = statements
+        self._statements = {
+            name: (numbered(text, names), tuple(names))
+            for name, (text, names) in statements.items()
+        }
         self._settings = tuple(settings)
         self._lock = threading.Lock()
         self._connections = {}
@@ -63,7 +67,7 @@ class KeptStatements:
                 with cnx.cursor() as cr:
                     for setting in self._settings:
                         cr.execute(setting)
-                    for name, text in self._statements.items():
+                    for name, (text, _names) in self._statements.items():
                         # the module's own constants, no outside text
                         cr.execute(f"PREPARE {name} AS {text}")  # pylint: disable=sql-injection
             except psycopg2.Error:
@@ -83,9 +87,10 @@ class KeptStatements:
         with self._lock:
             self._drop(dbname)
 
-    def run(self, env, name, args):
-        """The rows of statement `name` run with `args` on the kept connection of `env`'s
-        database; None when it cannot be used (see the module doc)."""
+    def run(self, env, name, values):
+        """The rows of statement `name` run with `values` (a dict, as for the request's
+        cursor) on the kept connection of `env`'s database; None when it cannot be used (see
+        the module doc)."""
         if env.registry.in_test_mode():
             return None
         dbname = env.cr.dbname
@@ -95,10 +100,11 @@ class KeptStatements:
                 self._connections, self._failed_at, self._pid = {}, {}, os.getpid()
             if time.monotonic() - self._failed_at.get(dbname, -RETRY_AFTER) < RETRY_AFTER:
                 return None
-            placeholders = ", ".join(["%s"] * len(args))
+            names = self._statements[name][1]
+            placeholders = ", ".join(["%s"] * len(names))
             try:
                 with self._connection(dbname).cursor() as cr:
-                    cr.execute(f"EXECUTE {name}({placeholders})", list(args))
+                    cr.execute(f"EXECUTE {name}({placeholders})", [values[n] for n in names])
                     return cr.fetchall() if cr.description else []
             except psycopg2.Error as error:
                 # a restart, an upgrade that changed a table, a time-out: the request's cursor

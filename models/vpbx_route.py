@@ -21,7 +21,7 @@ import time
 from odoo import api, models
 
 from ..services.routing import STATEMENT_TIMEOUT_MS, caller_keys, join_extensions, reason_of
-from .route_lookup import KeptStatements, numbered
+from .route_lookup import KeptStatements
 from .vpbx_lead_phone import OPEN_LEAD
 from .vpbx_route_log import LOG_ARGS, LOG_INSERT, log_values
 
@@ -81,8 +81,8 @@ ROUTE_ARGS = ("keys", "company", "pbx", "team")
 #: The lookup and the log, prepared once per process and database, plans kept
 KEPT = KeptStatements(
     {
-        "vpbx_route_lookup": numbered(ROUTE_QUERY, ROUTE_ARGS),
-        "vpbx_route_log": numbered(LOG_INSERT, LOG_ARGS),
+        "vpbx_route_lookup": (ROUTE_QUERY, ROUTE_ARGS),
+        "vpbx_route_log": (LOG_INSERT, LOG_ARGS),
     },
     settings=(
         # one plan for all callers: the lookup goes through the same indexes for any number
@@ -124,7 +124,7 @@ class VpbxRoute(models.AbstractModel):
             values = log_values(
                 pbx_id, company_id, caller, hotline, extensions, reason, user_id, ms
             )
-            if KEPT.run(self.env, "vpbx_route_log", [values[name] for name in LOG_ARGS]) is None:
+            if KEPT.run(self.env, "vpbx_route_log", values) is None:
                 self.env["vpbx.route.log"]._vpbx_log(values)
         except Exception:
             _logger.exception("VPBX routing answer could not be logged")
@@ -151,7 +151,7 @@ class VpbxRoute(models.AbstractModel):
             "pbx": settings.pbx_id,
             "team": settings.team_members,
         }
-        rows = KEPT.run(self.env, "vpbx_route_lookup", [args[name] for name in ROUTE_ARGS])
+        rows = KEPT.run(self.env, "vpbx_route_lookup", args)
         if rows is None:  # the request's cursor (see route_lookup)
             cr = self.env.cr
             # one round trip: the time-out, then the lookup (the log's INSERT resets the time-out)

@@ -11,7 +11,7 @@ ROUTE_LOG_DAYS = 30
 #: Longest caller or hotline text kept (the PBX's text, whatever it sent)
 MAX_TEXT = 64
 #: One answer's row: run on the request's cursor (``_vpbx_log``) or prepared on the connection
-#: ``vpbx.route`` keeps (``$n`` in the order of LOG_ARGS)
+#: ``vpbx.route`` keeps (its parameters in the order of LOG_ARGS)
 LOG_ARGS = ("pbx", "company", "caller", "hotline", "extensions", "reason", "user", "ms")
 LOG_INSERT = """
 INSERT INTO vpbx_route_log
