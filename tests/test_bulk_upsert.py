@@ -5,6 +5,7 @@ database connections sharing one queue."""
 import json
 import random
 import re
+import threading
 from contextlib import contextmanager
 from unittest.mock import patch
 
@@ -337,14 +338,32 @@ class TestTwoQueueRunnersShareOneQueue(ConcurrentWebhookCase):
             statuses = self.post_all(bodies[start : start + 8])
             self.assertEqual(set(statuses), {200})
 
+        # each run holds its first claimed batch until the other has claimed one too: both
+        # hold locked rows at the same moment (a scheduler that lets one thread drain the
+        # queue alone would otherwise prove nothing, and fail the share below)
+        Event = type(self.env["vpbx.webhook.event"])
+        apply_batch = Event._vpbx_apply_batch
+        both_claimed = threading.Barrier(2)
+        first = threading.local()
+
+        def held_apply_batch(events):
+            if not getattr(first, "seen", False):
+                first.seen = True
+                both_claimed.wait(30)
+            return apply_batch(events)
+
         def run(cr):
             env = real_env(self.registry, cr)
             # batches of an odd size: a call's two deliveries often go to both runs
             return env["vpbx.webhook.event"]._cron_vpbx_process_queue(batch=7, grace=0)
 
         # the unique violations and deadlocks of batches taken at the same moment are retried
-        with mute_logger("odoo.sql_db"):
+        with (
+            mute_logger("odoo.sql_db"),
+            patch.object(Event, "_vpbx_apply_batch", held_apply_batch),
+        ):
             done, errors = at_once(self.dbname, run, count=2)
+        self.assertFalse(both_claimed.broken, "both runs held a batch at the same moment")
         self.assertFalse(errors)
         self.assertEqual(sum(done), self.EVENTS, "no event taken by both runs, none left")
         self.assertTrue(all(done), f"both runs took a share: {done}")
