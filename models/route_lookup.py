@@ -4,10 +4,10 @@ Odoo's pool lends a connection after ``DISCARD ALL``, which drops prepared state
 plans: the routing lookup (two key tables, leads, contacts, the salesperson's extension) is then
 planned again for every request, ~1.2 ms of planning for ~0.2 ms of execution on the bench
 machine, most of what an answer costs beyond ``/web/health``. Here the lookup and the log's
-INSERT are prepared once, with a generic plan, on an autocommit connection the process keeps
-(one per worker and database; opened again after a fork or a failure), as ``bus_notify`` keeps
-one for NOTIFY. It sees committed data only, which is all a routing request reads: the request
-writes nothing before it asks.
+INSERT (of many answers at once, ``batched_rows``) are prepared once, with a generic plan, on
+an autocommit connection the process keeps (one per worker and database; opened again after a
+fork or a failure), as ``bus_notify`` keeps one for NOTIFY. It sees committed data only, which
+is all a routing request reads: the request writes nothing before it asks.
 
 ``run`` answers None when this connection cannot be used: under the test runner (whose data is
 not committed), for a while after a failure, or on any error (the caller then uses the
@@ -87,25 +87,44 @@ class KeptStatements:
         with self._lock:
             self._drop(dbname)
 
+    def _forked(self):
+        if self._pid != os.getpid():
+            # what was inherited over a fork is the parent's: never used, never closed
+            self._connections, self._failed_at, self._pid = {}, {}, os.getpid()
+
+    def _failing(self, dbname):
+        return time.monotonic() - self._failed_at.get(dbname, -RETRY_AFTER) < RETRY_AFTER
+
+    def usable(self, env):
+        """Whether statements of `env`'s database may run here now (see the module doc)."""
+        if env.registry.in_test_mode():
+            return False
+        with self._lock:
+            self._forked()
+            return not self._failing(env.cr.dbname)
+
     def run(self, env, name, values):
         """The rows of statement `name` run with `values` (a dict, as for the request's
         cursor) on the kept connection of `env`'s database; None when it cannot be used (see
         the module doc)."""
         if env.registry.in_test_mode():
             return None
-        dbname = env.cr.dbname
+        return self.execute(env.cr.dbname, name, values)
+
+    def execute(self, dbname, name, values):
+        """``run`` for code without an environment (a thread of this process)."""
         with self._lock:
-            if self._pid != os.getpid():
-                # what was inherited over a fork is the parent's: never used, never closed
-                self._connections, self._failed_at, self._pid = {}, {}, os.getpid()
-            if time.monotonic() - self._failed_at.get(dbname, -RETRY_AFTER) < RETRY_AFTER:
+            self._forked()
+            if self._failing(dbname):
                 return None
             names = self._statements[name][1]
             placeholders = ", ".join(["%s"] * len(names))
             try:
                 with self._connection(dbname).cursor() as cr:
                     cr.execute(f"EXECUTE {name}({placeholders})", [values[n] for n in names])
-                    return cr.fetchall() if cr.description else []
+                    rows = cr.fetchall() if cr.description else []
+                self._failed_at.pop(dbname, None)  # working again
+                return rows
             except psycopg2.Error as error:
                 # a restart, an upgrade that changed a table, a time-out: the request's cursor
                 # answers, and this connection is opened anew later

@@ -9,9 +9,10 @@ first, then (setting) the other members of their sales team: the opportunity's t
 salesperson's first team.
 
 One SQL statement through the number-key indexes of contacts and leads, under a statement
-time-out; any doubt or error is an empty answer, and every answer is logged. The statement and
-the log's INSERT are prepared on a connection the process keeps (``route_lookup``): planning
-them was most of an answer's cost.
+time-out; any doubt or error is an empty answer, and every answer is logged. The statement is
+prepared on a connection the process keeps (``route_lookup``): planning it was most of an
+answer's cost. The log's rows are written on that connection a moment later, many in one
+INSERT (``batched_rows``): one INSERT per answer cost as much as the lookup under load.
 """
 
 import logging
@@ -21,9 +22,10 @@ import time
 from odoo import api, models
 
 from ..services.routing import STATEMENT_TIMEOUT_MS, caller_keys, join_extensions, reason_of
+from .batched_rows import BatchedRows
 from .route_lookup import KeptStatements
 from .vpbx_lead_phone import OPEN_LEAD
-from .vpbx_route_log import LOG_ARGS, LOG_INSERT, log_values
+from .vpbx_route_log import LOG_INSERT_MANY, log_values
 
 _logger = logging.getLogger(__name__)
 
@@ -82,7 +84,7 @@ ROUTE_ARGS = ("keys", "company", "pbx", "team")
 KEPT = KeptStatements(
     {
         "vpbx_route_lookup": (ROUTE_QUERY, ROUTE_ARGS),
-        "vpbx_route_log": (LOG_INSERT, LOG_ARGS),
+        "vpbx_route_log_many": (LOG_INSERT_MANY, ("rows",)),
     },
     settings=(
         # one plan for all callers: the lookup goes through the same indexes for any number
@@ -92,6 +94,8 @@ KEPT = KeptStatements(
         "SET synchronous_commit = off",
     ),
 )
+#: The answers' log rows, written a moment later, many at once
+LOG_ROWS = BatchedRows(KEPT, "vpbx_route_log_many", LOG_INSERT_MANY)
 
 
 class VpbxRoute(models.AbstractModel):
@@ -124,7 +128,7 @@ class VpbxRoute(models.AbstractModel):
             values = log_values(
                 pbx_id, company_id, caller, hotline, extensions, reason, user_id, ms
             )
-            if KEPT.run(self.env, "vpbx_route_log", values) is None:
+            if not LOG_ROWS.add(self.env, values):
                 self.env["vpbx.route.log"]._vpbx_log(values)
         except Exception:
             _logger.exception("VPBX routing answer could not be logged")

@@ -1,7 +1,8 @@
 """Every answer to the PBX's routing requests: who called, what was answered, and why.
 
-Written by one plain INSERT per request (no ORM, no access log), read by VPBX managers;
-the autovacuum keeps ROUTE_LOG_DAYS days.
+Written by plain INSERTs (no ORM, no access log): many answers at once, a moment later, on the
+connection routing keeps (``batched_rows``), or one per answer on the request's cursor. Read by
+VPBX managers; the autovacuum keeps ROUTE_LOG_DAYS days.
 """
 
 from odoo import api, fields, models
@@ -10,14 +11,23 @@ from odoo import api, fields, models
 ROUTE_LOG_DAYS = 30
 #: Longest caller or hotline text kept (the PBX's text, whatever it sent)
 MAX_TEXT = 64
-#: One answer's row: run on the request's cursor (``_vpbx_log``) or prepared on the connection
-#: ``vpbx.route`` keeps (its parameters in the order of LOG_ARGS)
-LOG_ARGS = ("pbx", "company", "caller", "hotline", "extensions", "reason", "user", "ms")
+#: One answer's row, on the request's cursor (``_vpbx_log``: the test runner, or the kept
+#: connection failed)
 LOG_INSERT = """
 INSERT INTO vpbx_route_log
        (date, pbx_id, company_id, caller, hotline, extensions, reason, user_id, duration_ms)
 VALUES (now() AT TIME ZONE 'UTC', %(pbx)s, %(company)s, %(caller)s, %(hotline)s,
         %(extensions)s, %(reason)s, %(user)s, %(ms)s)
+"""
+#: The rows of many answers (``log_values`` and their ``date``) as one JSON array, prepared on
+#: the connection ``vpbx.route`` keeps (``batched_rows``)
+LOG_INSERT_MANY = """
+INSERT INTO vpbx_route_log
+       (date, pbx_id, company_id, caller, hotline, extensions, reason, user_id, duration_ms)
+SELECT r.date, r.pbx, r.company, r.caller, r.hotline, r.extensions, r.reason, r.user, r.ms
+  FROM json_to_recordset(%(rows)s::json) AS r(
+           date timestamp, pbx int4, company int4, caller varchar, hotline varchar,
+           extensions varchar, reason varchar, "user" int4, ms numeric)
 """
 
 

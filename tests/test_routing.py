@@ -2,12 +2,15 @@
 the owner's extension as text/plain, an empty body for anything doubtful, always 200, and logs
 every answer."""
 
+import time
 from unittest.mock import patch
 
 import requests
 
-from odoo.addons.sentech_vpbx.models import route_lookup
-from odoo.addons.sentech_vpbx.models.vpbx_route import KEPT, VpbxRoute
+from odoo.addons.sentech_vpbx.models import batched_rows, route_lookup
+from odoo.addons.sentech_vpbx.models.batched_rows import BatchedRows
+from odoo.addons.sentech_vpbx.models.vpbx_route import KEPT, LOG_ROWS, VpbxRoute
+from odoo.addons.sentech_vpbx.models.vpbx_route_log import LOG_INSERT_MANY
 from odoo.addons.sentech_vpbx.services.routing import caller_keys, join_extensions
 from odoo.addons.sentech_vpbx.tools.vpbx_simulator import HOTLINES, VpbxSimulator
 from odoo.tests import BaseCase, HttpCase, new_test_user, tagged
@@ -343,6 +346,8 @@ class TestRoutingOnKeptConnection(ConcurrentWebhookCase):
         return response.text
 
     def test_answers_on_the_kept_connection_and_without_it(self):
+        LOG_ROWS.flush(self.dbname)
+        before = len(self.logged())
         KEPT.close(self.dbname)
         self.assertEqual(self.route(), "601")
         kept = KEPT._connections.get(self.dbname)
@@ -350,7 +355,7 @@ class TestRoutingOnKeptConnection(ConcurrentWebhookCase):
         with kept.cursor() as cr:
             cr.execute("SELECT name FROM pg_prepared_statements ORDER BY name")
             prepared = [row[0] for row in cr.fetchall()]
-        self.assertEqual(prepared, ["vpbx_route_log", "vpbx_route_lookup"])
+        self.assertEqual(prepared, ["vpbx_route_log_many", "vpbx_route_lookup"])
         self.assertEqual(self.route(), "601")
         self.assertIs(KEPT._connections.get(self.dbname), kept, "kept, not opened again")
         # the kept connection dies (a PostgreSQL restart, an idle time-out)
@@ -364,7 +369,53 @@ class TestRoutingOnKeptConnection(ConcurrentWebhookCase):
         with patch.object(route_lookup, "RETRY_AFTER", 0.0):
             self.assertEqual(self.route(), "601")
         self.assertIn(self.dbname, KEPT._connections, "a new kept connection")
+        # the rows kept before the connection died went through a connection of the pool
+        LOG_ROWS.flush(self.dbname)
+        self.assertEqual(self.logged(), ["owner"] * (before + 5), "every answer logged once")
+
+    def logged(self):
         with self.committed() as env:
             logs = env["vpbx.route.log"].search([("pbx_id", "=", self.pbx_id)])
-            self.assertEqual(logs.mapped("reason"), ["owner"] * 5, "every answer logged once")
-            self.assertEqual(set(logs.mapped("extensions")), {"601"})
+            self.assertEqual(set(logs.mapped("extensions")), {"601"} if logs else set())
+            return logs.mapped("reason")
+
+    def test_answers_logged_within_a_second(self):
+        """The answers' rows wait in the process, then its writer thread stores them."""
+        LOG_ROWS.flush(self.dbname)
+        before = len(self.logged())
+        for _index in range(3):
+            self.assertEqual(self.route(), "601")
+        deadline = time.monotonic() + 5 * batched_rows.FLUSH_EVERY
+        while len(self.logged()) < before + 3 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        self.assertEqual(len(self.logged()), before + 3, "written by the thread, in time")
+        self.assertEqual(LOG_ROWS.pending(self.dbname), 0)
+
+    def test_log_rows_written_many_at_once(self):
+        """FLUSH_ROWS waiting rows are written at once, in one statement; fewer wait."""
+        row = {
+            "pbx": self.pbx_id,
+            "company": None,
+            "caller": "0912 601 601",
+            "hotline": None,
+            "extensions": "601",
+            "reason": "owner",
+            "user": None,
+            "ms": 0.5,
+        }
+        LOG_ROWS.flush(self.dbname)
+        before = self.logged()
+        # a writer thread of its own that does not wake during the test
+        with (
+            patch.object(batched_rows, "FLUSH_EVERY", 600.0),
+            patch.object(batched_rows, "FLUSH_ROWS", 3),
+            self.committed() as env,
+        ):
+            rows = BatchedRows(KEPT, "vpbx_route_log_many", LOG_INSERT_MANY)
+            for _index in range(2):
+                self.assertTrue(rows.add(env, row))
+            self.assertEqual(rows.pending(self.dbname), 2)
+            self.assertEqual(self.logged(), before, "waiting")
+            self.assertTrue(rows.add(env, row))
+            self.assertEqual(rows.pending(self.dbname), 0)
+            self.assertEqual(self.logged(), before + ["owner"] * 3, "written together")
