@@ -9,7 +9,7 @@ Odoo's pool; if that fails too they are dropped with a warning (log rows, never 
 A process that exits normally (a worker recycled or stopped) writes what it holds; one killed
 outright loses at most its last FLUSH_EVERY seconds of rows.
 
-Plain Python on psycopg2: rows are dicts, sent as one JSON parameter.
+No ORM: rows are dicts, sent as one JSON parameter (psycopg2, and Odoo's pool when it must).
 """
 
 import atexit
