@@ -33,6 +33,7 @@ from ..const import (
 )
 from ..services.phone import format_display, phone_keys
 from ..services.recording_url import playable_url, recording_route
+from . import call_notes
 from .phone_blacklist import BLOCKED_KEYS_SQL
 
 _logger = logging.getLogger(__name__)
@@ -1149,8 +1150,8 @@ class VpbxCall(models.Model):
         if agent:
             text = _("%(call)s, agent %(agent)s", call=text, agent=agent)
         body = Markup("<p>%s</p>") % text + self._vpbx_recording_html()
-        # A note notifies nobody: logged with the thread's low-level helper, every value given,
-        # as _message_log does, but without reading the author's email and the company's
+        # A note notifies nobody: written as the row mail.message's create would write, every
+        # value given (call_notes.py), without reading the author's email and the company's
         # catchall for a reply-to that nobody uses. message_post's recipient and notification
         # work would double the cost of a webhook delivery.
         # The same note on the contact and on the lead or opportunity of the call
@@ -1168,7 +1169,7 @@ class VpbxCall(models.Model):
                 self.env.cr.precommit.add(self.env["vpbx.call"]._vpbx_create_pending_notes)
             pending.extend(values_list)
             return
-        self.env["res.partner"].sudo()._message_create(values_list)
+        call_notes.insert_notes(self.env, values_list)
 
     def _vpbx_note_values(self, model, res_id, body):
         return {
@@ -1189,10 +1190,9 @@ class VpbxCall(models.Model):
     @api.model
     def _vpbx_create_pending_notes(self):
         values_list = self.env.cr.precommit.data.pop(NOTES_KEY, [])
-        if values_list:
-            self.env["res.partner"].sudo()._message_create(values_list)
-            # called after the commit's flush, like mail's _track_finalize: flush again
-            self.env.flush_all()
+        # called after the commit's flush, like mail's _track_finalize: written by SQL, nothing
+        # left to flush
+        call_notes.insert_notes(self.env, values_list)
 
     def _vpbx_current_partner_id(self):
         # webhooks and crons run as the superuser: its partner without reading res_users

@@ -4,6 +4,7 @@ from . import (
     test_bus_notify,
     test_call_followup,
     test_call_matching,
+    test_call_notes,
     test_call_outcome,
     test_call_record,
     test_click2call,

@@ -1,0 +1,102 @@
+"""A call's chatter note is written by one INSERT (models/call_notes.py): the row is the one
+``mail.message.create`` writes for the same values, column for column, and the chatter reads
+it as one of its own."""
+
+from markupsafe import Markup
+
+from odoo.tests import TransactionCase, tagged
+
+from ..models import call_notes
+
+#: Columns that differ between two creates by design
+OWN = {"id", "message_id", "date", "create_date", "write_date"}
+
+
+@tagged("post_install", "-at_install")
+class TestCallNotes(TransactionCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.partner = cls.env["res.partner"].create({"name": "Note target"})
+        cls.lead = cls.env["crm.lead"].create({"name": "Note lead"})
+        cls.author = cls.env["res.partner"].create({"name": "Note author"})
+
+    def values(self, model, res_id, body):
+        # the values vpbx.call._vpbx_note_values gives
+        return {
+            "model": model,
+            "res_id": res_id,
+            "body": body,
+            "message_type": "comment",
+            "is_internal": True,
+            "subtype_id": self.env.ref("mail.mt_note").id,
+            "author_id": self.author.id,
+            "email_from": False,
+            "reply_to": False,
+            "record_name": False,
+            "record_alias_domain_id": False,
+            "record_company_id": False,
+        }
+
+    def rows(self, ids):
+        self.env.flush_all()
+        self.env.cr.execute("SELECT * FROM mail_message WHERE id = ANY(%s) ORDER BY id", [ids])
+        names = [column.name for column in self.env.cr.description]
+        return [dict(zip(names, row, strict=True)) for row in self.env.cr.fetchall()]
+
+    def test_same_row_as_the_orm(self):
+        bodies = [
+            Markup("<p>%s</p>") % "Inbound call, answered, duration 1:05",
+            # the PBX's text, escaped by the caller; and what the sanitizer would strip
+            Markup("<p>%s</p>") % "<script>alert(1)</script> Nguyễn Văn A"
+            + Markup(
+                '<p onclick="x()"><a href="/vpbx/call/1/recording" target="_blank"'
+                ' rel="noopener noreferrer">Recording</a></p>'
+            ),
+        ]
+        values_list = [
+            self.values(model, res_id, body)
+            for model, res_id in (("res.partner", self.partner.id), ("crm.lead", self.lead.id))
+            for body in bodies
+        ]
+        orm = self.env["res.partner"].sudo()._message_create([dict(v) for v in values_list])
+        sql = call_notes.insert_notes(self.env, [dict(v) for v in values_list])
+        self.assertEqual(len(sql), len(values_list))
+        orm_rows, sql_rows = self.rows(orm.ids), self.rows(sql)
+        for orm_row, sql_row in zip(orm_rows, sql_rows, strict=True):
+            self.assertEqual(
+                {k: v for k, v in sql_row.items() if k not in OWN},
+                {k: v for k, v in orm_row.items() if k not in OWN},
+            )
+            self.assertTrue(sql_row["date"] and sql_row["create_date"] and sql_row["write_date"])
+            # a Message-Id of its own, of the shape the ORM gives a document's message
+            self.assertRegex(
+                sql_row["message_id"], r"^<[\d.]+-openerp-\d+-(res\.partner|crm\.lead)@"
+            )
+        self.assertNotIn("onclick", sql_rows[1]["body"])
+        self.assertNotIn("<script>", sql_rows[1]["body"])
+        self.assertEqual(len({row["message_id"] for row in sql_rows + orm_rows}), 8)
+
+    def test_chatter_reads_it(self):
+        before = self.partner.message_ids  # in the cache: the insert must clear it
+        [note_id] = call_notes.insert_notes(
+            self.env, [self.values("res.partner", self.partner.id, Markup("<p>Ring</p>"))]
+        )
+        self.assertNotIn(note_id, before.ids)
+        self.assertIn(note_id, self.partner.message_ids.ids)
+        note = self.env["mail.message"].browse(note_id)
+        self.assertEqual(note.subtype_id, self.env.ref("mail.mt_note"))
+        self.assertEqual(str(note.body), "<p>Ring</p>")
+
+    def test_refuses_what_a_note_cannot_hold(self):
+        with self.assertRaises(ValueError):
+            call_notes.insert_notes(
+                self.env,
+                [{**self.values("res.partner", self.partner.id, "x"), "partner_ids": [1]}],
+            )
+        with self.assertRaises(ValueError):
+            call_notes.insert_notes(
+                self.env,
+                [{**self.values("res.partner", self.partner.id, "x"), "reply_to": "a@b.c"}],
+            )
+        self.assertEqual(call_notes.insert_notes(self.env, []), [])
