@@ -82,24 +82,36 @@ NOTIFIER = _Notifier()
 def send(env, partner_ids, notification_type, message):
     """What ``res.users._bus_send(notification_type, message)`` does for the users of the
     partners `partner_ids` (their bus channel is their partner's), woken after the commit."""
-    if not partner_ids:
+    send_many(env, notification_type, [(partner_ids, message)])
+
+
+def send_many(env, notification_type, messages):
+    """`send` for each ``(partner ids, message)`` of `messages`, in one INSERT (a batch of
+    the queue or of the live drain pushes many), in their order."""
+    channels, bodies = [], []
+    for partner_ids, message in messages:
+        body = json_dump({"type": notification_type, "payload": message})
+        # the key channel_with_db gives a partner's channel, as the websocket subscribes to it
+        for pid in partner_ids:
+            channels.append((env.cr.dbname, "res.partner", pid))
+            bodies.append(body)
+    if not channels:
         return
-    # the key channel_with_db gives a partner's channel, as the websocket subscribes to it
-    channels = [(env.cr.dbname, "res.partner", pid) for pid in partner_ids]
-    body = json_dump({"type": notification_type, "payload": message})
     now = env.cr.now()  # as the ORM's create: a new page replays the bus rows of the last minute
     env.cr.execute(
         "INSERT INTO bus_bus (channel, message, create_uid, write_uid, create_date, write_date)"
-        " SELECT c, %s, %s, %s, %s, %s FROM unnest(%s::varchar[]) AS c",
-        (body, env.uid, env.uid, now, now, [json_dump(channel) for channel in channels]),
+        " SELECT c, m, %s, %s, %s, %s"
+        " FROM unnest(%s::varchar[], %s::varchar[]) WITH ORDINALITY AS v(c, m, n) ORDER BY n",
+        (env.uid, env.uid, now, now, [json_dump(channel) for channel in channels], bodies),
     )
-    pending = env.cr.postcommit.data.setdefault("vpbx.bus.channels", [])
+    pending = env.cr.postcommit.data.setdefault("vpbx.bus.channels", {})
     if not pending:
 
         @env.cr.postcommit.add
         def wake():
-            payloads = get_notify_payloads(env.cr.postcommit.data.pop("vpbx.bus.channels", []))
+            woken = list(env.cr.postcommit.data.pop("vpbx.bus.channels", {}))
+            payloads = get_notify_payloads(woken)
             if payloads:
                 NOTIFIER.notify(payloads)
 
-    pending.extend(channels)
+    pending.update(dict.fromkeys(channels))  # each channel woken once

@@ -39,6 +39,8 @@ CARD_LEADS = 5
 NOTE_LENGTH = 300
 #: Calls of the day listed in the systray
 RECENT_CALLS = 10
+#: The pushes of a batch, sent just before its commit (see _vpbx_send)
+PUSHES_KEY = "sentech_vpbx.live_pushes"
 #: What the live stage of a call depends on
 LIVE_FIELDS = (
     "direction",
@@ -98,17 +100,47 @@ class VpbxLiveCall(models.AbstractModel):
 
     @api.model
     def _vpbx_send(self, call, settings, change):
-        """Push `change` of `call` to the users of its extensions (sent once committed)."""
-        if change.kind and change.extensions:
-            recipients = self._vpbx_live_recipients(
-                settings.pbx_id, settings.company_id, change.extensions
-            )
-            bus_notify.send(
-                self.env,
-                sorted({partner_id for _user_id, partner_id in recipients}),
-                NOTIFICATION_TYPE,
-                {"call_id": call.id, "stage": change.kind},
-            )
+        """Push `change` of `call` to the users of its extensions (sent once committed). In a
+        batch (of the queue or of the live drain: context ``vpbx_batch_notes``) the batch's
+        pushes are gathered and sent just before its commit, with one recipients query and
+        one bus INSERT (a rolled back batch drops them with the rest)."""
+        if not (change.kind and change.extensions):
+            return
+        push = (
+            settings.pbx_id,
+            settings.company_id,
+            tuple(change.extensions),
+            {"call_id": call.id, "stage": change.kind},
+        )
+        if self.env.context.get("vpbx_batch_notes"):
+            pending = self.env.cr.precommit.data.setdefault(PUSHES_KEY, [])
+            if not pending:
+                self.env.cr.precommit.add(self.env["vpbx.live.call"]._vpbx_send_pending)
+            pending.append(push)
+            return
+        self._vpbx_push([push])
+
+    @api.model
+    def _vpbx_send_pending(self):
+        self._vpbx_push(self.env.cr.precommit.data.pop(PUSHES_KEY, []))
+
+    @api.model
+    def _vpbx_push(self, pushes):
+        """Send ``(account, company, extensions, message)`` pushes: the recipients of all of
+        them in one query per account, the bus rows in one INSERT."""
+        wanted = {}
+        for pbx_id, company_id, extensions, _message in pushes:
+            wanted.setdefault((pbx_id, company_id), set()).update(extensions)
+        found = {
+            account: self._vpbx_recipients_by_extension(*account, extensions)
+            for account, extensions in wanted.items()
+        }
+        messages = []
+        for pbx_id, company_id, extensions, message in pushes:
+            of = found[(pbx_id, company_id)]
+            partner_ids = {pid for ext in extensions for _uid, pid in of.get(ext, ())}
+            messages.append((sorted(partner_ids), message))
+        bus_notify.send_many(self.env, NOTIFICATION_TYPE, messages)
 
     @api.model
     def _vpbx_live_users(self, pbx_id, company_id, extensions):
@@ -122,14 +154,20 @@ class VpbxLiveCall(models.AbstractModel):
     def _vpbx_live_recipients(self, pbx_id, company_id, extensions):
         """``[(user id, partner id)]`` of `_vpbx_live_users`, in one query: the partner is the
         user's bus channel."""
+        found = self._vpbx_recipients_by_extension(pbx_id, company_id, extensions)
+        return sorted({pair for pairs in found.values() for pair in pairs})
+
+    @api.model
+    def _vpbx_recipients_by_extension(self, pbx_id, company_id, extensions):
+        """``{extension: [(user id, partner id)]}`` of `_vpbx_live_users`, in one query."""
         if not extensions:
-            return []
+            return {}
         group_id = self.env["ir.model.data"]._xmlid_to_res_id(GROUP_USER)
         self.env["hr.employee"].flush_model(["vpbx_extension", "vpbx_pbx_id", "active", "user_id"])
         self.env["res.users"].flush_model(["active", "partner_id", "company_ids", "groups_id"])
         self.env.cr.execute(
             """
-            SELECT DISTINCT u.id, u.partner_id FROM hr_employee e
+            SELECT DISTINCT e.vpbx_extension, u.id, u.partner_id FROM hr_employee e
               JOIN res_users u ON u.id = e.user_id AND u.active
               JOIN res_company_users_rel c ON c.user_id = u.id AND c.cid = %(company)s
               JOIN res_groups_users_rel g ON g.uid = u.id AND g.gid = %(group)s
@@ -143,7 +181,10 @@ class VpbxLiveCall(models.AbstractModel):
                 "extensions": list(extensions),
             },
         )
-        return self.env.cr.fetchall()
+        found = {}
+        for extension, user_id, partner_id in self.env.cr.fetchall():
+            found.setdefault(extension, []).append((user_id, partner_id))
+        return found
 
     @api.model
     def _vpbx_live_user_ids(self, call):

@@ -6,12 +6,13 @@ import json
 import threading
 import uuid
 from datetime import datetime, timezone
+from unittest.mock import patch
 
 import requests
 
 from odoo import SUPERUSER_ID, Command, api
 from odoo.modules.registry import DummyRLock, Registry
-from odoo.sql_db import db_connect
+from odoo.sql_db import Cursor, db_connect
 from odoo.tests import HttpCase
 
 EVENT_LOGGER = "odoo.addons.sentech_vpbx.models.vpbx_webhook_event"
@@ -64,6 +65,22 @@ def live_payload(call_id, number="0912345678", state="ringing", **fields):
     }
     data.update(fields)
     return data
+
+
+@contextlib.contextmanager
+def statements(marker):
+    """The SQL statements run in the block whose text holds `marker` (a list, filled as they
+    run)."""
+    found = []
+    execute = Cursor.execute
+
+    def spy(cr, query, params=None, log_exceptions=True):
+        if marker in str(query):
+            found.append(query)
+        return execute(cr, query, params, log_exceptions)
+
+    with patch.object(Cursor, "execute", spy):
+        yield found
 
 
 def make_pbx(env, company=None, **vals):

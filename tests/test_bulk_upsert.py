@@ -6,10 +6,8 @@ import json
 import random
 import re
 import threading
-from contextlib import contextmanager
 from unittest.mock import patch
 
-from odoo.sql_db import Cursor
 from odoo.tests import new_test_user, tagged
 from odoo.tools import mute_logger
 
@@ -22,6 +20,7 @@ from .common import (
     call_payload,
     live_payload,
     real_env,
+    statements,
 )
 
 #: how the same numbers are written by the PBX and in contacts
@@ -31,22 +30,6 @@ FORMATS = (
     lambda n: "84" + n,
     lambda n: f"0{n[:3]} {n[3:6]} {n[6:]}",
 )
-
-
-@contextmanager
-def _statements(marker):
-    """The SQL statements run in the block whose text holds `marker` (a list, filled as they
-    run)."""
-    found = []
-    execute = Cursor.execute
-
-    def spy(cr, query, params=None, log_exceptions=True):
-        if marker in str(query):
-            found.append(query)
-        return execute(cr, query, params, log_exceptions)
-
-    with patch.object(Cursor, "execute", spy):
-        yield found
 
 
 def _page(settings, prefix, size, first_digits, **fields):
@@ -264,7 +247,7 @@ class TestBulkUpsertEqualsOneByOne(VpbxWebhookCommon):
     def test_activities_of_a_batch_in_one_insert(self):
         """The batch's missed-call activities (and their followers) are created together."""
         settings = self.pbx._vpbx_call_settings()
-        with _statements('INSERT INTO "mail_activity"') as inserts:
+        with statements('INSERT INTO "mail_activity"') as inserts:
             calls = self.Call._vpbx_upsert_records(settings, _records(settings))
         activities = calls.callback_activity_id
         self.assertGreater(len(activities), 2)
@@ -302,7 +285,7 @@ class TestBulkUpsertEqualsOneByOne(VpbxWebhookCommon):
         self.env.invalidate_all()
         with (
             self.assertQueryCount(__system__=expected),
-            _statements('UPDATE "vpbx_call"') as updates,
+            statements('UPDATE "vpbx_call"') as updates,
         ):
             Call._vpbx_upsert_records(settings, large)
             self.env.flush_all()

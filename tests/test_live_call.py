@@ -26,6 +26,7 @@ from .common import (
     make_pbx,
     real_env,
     remove_committed_company,
+    statements,
 )
 from .rpc_common import RpcAsUserMixin, password
 
@@ -168,6 +169,39 @@ class TestLiveCallNotify(LiveCallCommon):
         self.assertEqual(self.sent(), [(self.agent, call.id, "ringing")])
         self.assertFalse(call.message_ids.filtered(lambda m: m.message_type == "comment"))
         self.assertFalse(call.activity_ids, "a live event makes no activity")
+
+    def test_a_batch_pushes_with_one_lookup_and_one_insert(self):
+        """A batch of the queue gathers its calls' pushes: the recipients of all of them in one
+        query, the bus rows in one INSERT, each user told of the calls of their own extension
+        only (104: no VPBX group, 999: nobody's)."""
+        settings = self.pbx._vpbx_call_settings()
+        extensions = ("101", "102", "101", "104", "999", "102")
+        records = [
+            parse_record(
+                live_payload(f"LIVE-BATCH-{index}", f"09382468{index:02d}", sip_user=extension),
+                settings.mapping,
+            )
+            for index, extension in enumerate(extensions)
+        ]
+        Call = self.Call.with_context(vpbx_batch_notes=True)
+        with (
+            statements("JOIN res_groups_users_rel g") as lookups,
+            statements("INSERT INTO bus_bus") as inserts,
+        ):
+            calls = Call._vpbx_upsert_records(settings, records)
+            self.assertEqual((len(lookups), len(inserts)), (0, 0), "sent before the commit")
+            self.env.cr.precommit.run()
+        self.assertEqual((len(lookups), len(inserts)), (1, 1))
+        by_id = {call.vpbx_call_id: call.id for call in calls}
+        expected = [
+            ({"101": self.agent, "102": self.colleague}[extension], by_id[f"LIVE-BATCH-{i}"])
+            for i, extension in enumerate(extensions)
+            if extension in ("101", "102")
+        ]
+        self.assertEqual(
+            [(user, call_id) for user, call_id, stage in self.sent() if stage == "ringing"],
+            expected,
+        )
 
     def test_other_account_and_other_company(self):
         self.post_ok(
