@@ -49,6 +49,7 @@ def insert_notes(env, values_list):
             column.append(None if value is False else value)
     now = env.cr.now()
     names = list(COLUMNS)
+    # the column names are the constants above, the values parameters
     env.cr.execute(
         f"""
         INSERT INTO mail_message ({", ".join(names)}, date, email_add_signature,
@@ -58,7 +59,7 @@ def insert_notes(env, values_list):
           FROM unnest({", ".join(f"%({name})s::{COLUMNS[name]}[]" for name in names)})
                AS v({", ".join(names)})
         RETURNING id
-        """,  # pylint: disable=sql-injection  (column names are constants)
+        """,  # pylint: disable=sql-injection
         {
             **columns,
             "date": fields.Datetime.now(),  # the field's default, once per create
