@@ -19,24 +19,10 @@ class TestCallNotes(TransactionCase):
         super().setUpClass()
         cls.partner = cls.env["res.partner"].create({"name": "Note target"})
         cls.lead = cls.env["crm.lead"].create({"name": "Note lead"})
-        cls.author = cls.env["res.partner"].create({"name": "Note author"})
 
     def values(self, model, res_id, body):
-        # the values vpbx.call._vpbx_note_values gives
-        return {
-            "model": model,
-            "res_id": res_id,
-            "body": body,
-            "message_type": "comment",
-            "is_internal": True,
-            "subtype_id": self.env.ref("mail.mt_note").id,
-            "author_id": self.author.id,
-            "email_from": False,
-            "reply_to": False,
-            "record_name": False,
-            "record_alias_domain_id": False,
-            "record_company_id": False,
-        }
+        # what a call's note is made of (no call: the superuser's partner is its author)
+        return self.env["vpbx.call"]._vpbx_note_values(model, res_id, body)
 
     def rows(self, ids):
         self.env.flush_all()
