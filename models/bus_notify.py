@@ -86,8 +86,8 @@ def send(env, partner_ids, notification_type, message):
 
 
 def send_many(env, notification_type, messages):
-    """`send` for each ``(partner ids, message)`` of `messages`, in one INSERT (a batch of
-    the queue or of the live drain pushes many), in their order."""
+    """`send` for each ``(partner ids, message)`` of `messages`, in one INSERT and in their
+    order (a batch of the queue pushes many)."""
     channels, bodies = [], []
     for partner_ids, message in messages:
         body = json_dump({"type": notification_type, "payload": message})

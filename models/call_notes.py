@@ -36,9 +36,9 @@ def insert_notes(env, values_list):
     columns = {name: [] for name in COLUMNS}
     sanitized = {}  # the contact's and the lead's note of a call share their body
     for values in values_list:
-        unknown = {key for key, value in values.items() if key not in COLUMNS} - set(EMPTY)
-        if unknown or any(values.get(key) for key in EMPTY):
-            raise ValueError(f"A call note cannot hold {sorted(unknown) or list(EMPTY)}")
+        refused = (set(values) - set(COLUMNS) - set(EMPTY)) | {k for k in EMPTY if values.get(k)}
+        if refused:
+            raise ValueError(f"A call note cannot hold {sorted(refused)}")
         row = {**values, "message_id": values.get("message_id") or Message._get_message_id(values)}
         key = values.get("body")
         if key not in sanitized:

@@ -101,9 +101,9 @@ class VpbxLiveCall(models.AbstractModel):
     @api.model
     def _vpbx_send(self, call, settings, change):
         """Push `change` of `call` to the users of its extensions (sent once committed). In a
-        batch (of the queue or of the live drain: context ``vpbx_batch_notes``) the batch's
-        pushes are gathered and sent just before its commit, with one recipients query and
-        one bus INSERT (a rolled back batch drops them with the rest)."""
+        batch of the queue (context ``vpbx_batch_notes``, as its notes) the batch's pushes are
+        gathered and sent just before its commit, with one recipients query and one bus
+        INSERT (a rolled back batch drops them with the rest)."""
         if not (change.kind and change.extensions):
             return
         push = (

@@ -189,7 +189,7 @@ class TestLiveCallNotify(LiveCallCommon):
             statements("INSERT INTO bus_bus") as inserts,
         ):
             calls = Call._vpbx_upsert_records(settings, records)
-            self.assertEqual((len(lookups), len(inserts)), (0, 0), "sent before the commit")
+            self.assertEqual((len(lookups), len(inserts)), (0, 0), "not yet: at the commit")
             self.env.cr.precommit.run()
         self.assertEqual((len(lookups), len(inserts)), (1, 1))
         by_id = {call.vpbx_call_id: call.id for call in calls}
