@@ -294,6 +294,8 @@ class TestUiTours(HttpCase):
         notes = {"en_US": "Wants a quote for 20 phones", "vi_VN": "Khách cần báo giá 20 máy"}
         for lang in LANGS:
             with self.subTest(lang=lang, screen="outcome"):
+                # no outcome yet: the tour's last step waits for the one it saves
+                answered.write({"outcome_id": False, "outcome_note": False})
                 self.start_tour(
                     f"/odoo/vpbx.call/{answered.id}",
                     "sentech_vpbx_outcome_screens",

@@ -218,8 +218,9 @@ registry.category("web_tour.tours").add("sentech_vpbx_outcome_screens", {
             run: "click",
         },
         {
+            // the dialog lives outside the form: wait until it is gone, the outcome saved
             content: "the call shows its outcome",
-            trigger: `.o_form_view:not(:has(.modal)) .o_field_widget[name='outcome_id']:contains(${tourCookie("sentech_vpbx_tour_outcome")})`,
+            trigger: `body:not(:has(.modal)) .o_form_view .o_field_widget[name='outcome_id']:contains(${tourCookie("sentech_vpbx_tour_outcome")})`,
         },
     ],
 });
