@@ -10,6 +10,7 @@ import dataclasses
 import logging
 import secrets
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from urllib.parse import urlsplit
 
@@ -37,12 +38,14 @@ from ..services.phone import national_number, normalize
 from ..services.retention import DEFAULT_EVENT_DAYS
 from ..services.routing import RouteSettings
 from ..services.transaction import in_new_transaction
-from ..services.vpbx_client import DEFAULT_PATHS, TokenStore, VpbxClient
+from ..services.vpbx_client import DEFAULT_PATHS, TokenNeeded, TokenStore, VpbxClient
 from .vpbx_lead_day import LEAD_CREATION
 
 _logger = logging.getLogger(__name__)
 
 _DEFAULT_MAPPING = CallMapping()
+#: The pager's "no page fetched ahead" (a page's payload may be None)
+_NOT_FETCHED = object()
 #: Endpoint path fields: field name -> client path key
 PATH_FIELDS = {f"path_{key}": key for key in DEFAULT_PATHS}
 #: A queued delivery still not stored after this many minutes: the scheduled actions do not run
@@ -906,17 +909,25 @@ class VpbxPbx(models.Model):
 
     # ---------------------------------------------------------------- history pages
 
-    def _vpbx_history_page(self, client, date_from, date_to, page):
-        """One page of the PBX call history of [date_from, date_to] (naive UTC datetimes)."""
+    def _vpbx_history_fetcher(self, date_from, date_to):
+        """``fetch(client, page)``: one page of the PBX call history of [date_from, date_to]
+        (naive UTC datetimes). The account's settings are read here, once: ``fetch`` reads
+        nothing through the ORM, so it may run in another thread."""
         self.ensure_one()
         unit = self.history_time_unit or "ms"
-        return client.search_history(
-            history_sync.to_epoch(date_from, unit),
-            history_sync.to_epoch(date_to, unit),
-            page=page,
-            size=history_sync.PAGE_SIZE,
-            version=self.history_version or "v2",
-        )
+        start, end = history_sync.to_epoch(date_from, unit), history_sync.to_epoch(date_to, unit)
+        version = self.history_version or "v2"
+
+        def fetch(client, page):
+            return client.search_history(
+                start, end, page=page, size=history_sync.PAGE_SIZE, version=version
+            )
+
+        return fetch
+
+    def _vpbx_history_page(self, client, date_from, date_to, page):
+        """One page of the PBX call history of [date_from, date_to] (naive UTC datetimes)."""
+        return self._vpbx_history_fetcher(date_from, date_to)(client, page)
 
     def _vpbx_page_history(self, client, date_from, date_to, first_page, store_page, max_pages):
         """THE pager of the sync and the import: fetch the pages of [date_from, date_to] from
@@ -924,30 +935,62 @@ class VpbxPbx(models.Model):
         and commits in a transaction of its own (``services.transaction.in_new_transaction``).
         ``store_page`` returns False to stop early (an import paused meanwhile).
 
+        While a page is stored the next one is fetched in a thread, with a client lent the
+        current token (``VpbxClient.lent``): an import takes about the longer of fetching and
+        storing instead of both. The pages are asked and stored in the same order as one by
+        one; a failed fetch of the next page fails the run as if asked after the store, and a
+        token that needs renewing there is renewed here (the next page is asked again).
+
         Returns ``(pages stored, whether pages are left)``.
         """
         self.ensure_one()
+        fetch = self._vpbx_history_fetcher(date_from, date_to)
         page, done = first_page, 0
-        while done < max_pages:
-            payload = self._vpbx_history_page(client, date_from, date_to, page)
-            items = history_sync.page_items(payload)
-            total = history_sync.total_pages(payload) or 0
-            more = (
-                bool(items)
-                and history_sync.has_next(payload, page)
-                and page < history_sync.MAX_PAGES
-            )
+        lent = ahead = None
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vpbx-history")
+        try:
+            while done < max_pages:
+                payload = _NOT_FETCHED
+                if ahead is not None:
+                    try:
+                        payload = ahead.result()
+                    except TokenNeeded as needed:
+                        # renewed here, in the account's store; the page is asked again
+                        lent.close()
+                        lent = None
+                        client.renew_token(needed.token)
+                    ahead = None
+                if payload is _NOT_FETCHED:
+                    payload = fetch(client, page)
+                items = history_sync.page_items(payload)
+                total = history_sync.total_pages(payload) or 0
+                more = (
+                    bool(items)
+                    and history_sync.has_next(payload, page)
+                    and page < history_sync.MAX_PAGES
+                )
+                if more and done + 1 < max_pages:
+                    try:
+                        lent = lent or client.lent()
+                        ahead = pool.submit(fetch, lent, page + 1)
+                    except VpbxError:  # no token now: asked again, and reported, after the store
+                        pass
 
-            def store(items=items, page=page, total=total, more=more):
-                return store_page(items, page, total, more)
+                def store(items=items, page=page, total=total, more=more):
+                    return store_page(items, page, total, more)
 
-            if in_new_transaction(self.env, store) is False:
-                return done, True
-            done += 1
-            if not more:
-                return done, False
-            page += 1
-        return done, True
+                if in_new_transaction(self.env, store) is False:
+                    return done, True
+                done += 1
+                if not more:
+                    return done, False
+                page += 1
+            return done, True
+        finally:
+            # a page still being fetched is waited for (the client's time-out at most), unused
+            pool.shutdown(wait=True, cancel_futures=True)
+            if lent is not None:
+                lent.close()
 
     def _vpbx_history_store(self, items, settings=None):
         """Map and upsert the records of a history page, exactly as webhook records are.

@@ -4,6 +4,7 @@ See docs/pbx-api.md, "Conventions": envelope ``status_code == 9999`` is success;
 code in ``payload.error``; the API key is exchanged for a token that the PBX gives no expiry for.
 """
 
+import copy
 import errno
 import logging
 import re
@@ -101,6 +102,24 @@ class TokenStore:
             self._token = self._expires_at = None
 
 
+class TokenNeeded(Exception):
+    """A lent client's token is no good any more (expired, refused): it cannot fetch one.
+    ``token``: that token, for the lender's ``renew_token``."""
+
+    def __init__(self, token):
+        super().__init__("the lent token needs renewing")
+        self.token = token
+
+
+class LentToken(TokenStore):
+    """The token of a client lent to another thread (``VpbxClient.lent``): held, never refreshed
+    there, because the account's own store reads and writes the account through the lending
+    thread's database cursor."""
+
+    def refresh(self, fetch, stale_token=None):
+        raise TokenNeeded(stale_token)
+
+
 class VpbxClient:
     """One client per PBX account configuration; holds one ``requests.Session``."""
 
@@ -148,6 +167,30 @@ class VpbxClient:
         self.logger = logger or _logger
         # indirection so that tests can watch the waits
         self._sleep = time.sleep
+
+    def lent(self):
+        """A copy of this client for another thread: an HTTP session of its own and this
+        client's current token (fetched now, in the calling thread, if needed). The copy raises
+        TokenNeeded where this client would refresh the token; the caller then asks again with
+        this client, in its own thread. Close it with ``close()``."""
+        token, expires_at = None, None
+        if self.auth_mode in ("bearer", "both"):
+            token = self.get_token()
+            held, expires_at = self.token_store.get()
+            if held != token:  # a token of this request only (the store was busy): no expiry known
+                expires_at = None
+        other = copy.copy(self)
+        other.token_store = LentToken(token, expires_at)
+        other.session = requests.Session()
+        return other
+
+    def close(self):
+        self.session.close()
+
+    def renew_token(self, stale_token):
+        """A new token in place of `stale_token` (one a lent client found refused or too old),
+        unless the store already holds another one."""
+        return self.token_store.refresh(self.fetch_token, stale_token=stale_token)[0]
 
     # ------------------------------------------------------------------ helpers
     @staticmethod

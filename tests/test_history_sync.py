@@ -500,6 +500,33 @@ class TestHistoryImport(VpbxHistoryCommon):
         self.assertEqual(again.new_count, 0)
         self.assert_exactly(records)
 
+    def test_next_page_fetched_while_a_page_is_stored(self):
+        records = self.sim.generate_calls(120, self.now - 10 * 86400, self.now - 3600)
+        task = self.new_import(days=30)
+        task.action_start()
+        self.env.flush_all()
+        Pbx = type(self.env["vpbx.pbx"])
+        original = Pbx._vpbx_history_store
+        asked = []  # history requests the PBX had received when each page was stored
+
+        def store(pbx, items, settings=None):
+            page = len(asked) + 1
+            deadline = time.monotonic() + 5
+            # pages 1 and 2 of 3: the next page's request arrives while this one is stored
+            while page < 3 and len(self.history_requests()) <= page and time.monotonic() < deadline:
+                time.sleep(0.01)
+            asked.append(len(self.history_requests()))
+            return original(pbx, items, settings)
+
+        with patch.object(Pbx, "_vpbx_history_store", store):
+            self.run_cron(10)
+        self.assertEqual(task.state, "done")
+        self.assertEqual(asked, [2, 3, 3], "page n+1 asked while page n is stored, none after")
+        pages = [int(r["query"]["page"]) for r in self.history_requests()]
+        self.assertEqual(pages, [1, 2, 3], "each page asked once")
+        self.assertEqual(self.sim.auth_count, 1, "the lent token is the account's")
+        self.assert_exactly(records)
+
     def test_import_failure_is_retried_then_finishes(self):
         records = self.sim.generate_calls(120, self.now - 10 * 86400, self.now - 3600)
         task = self.new_import(days=30)

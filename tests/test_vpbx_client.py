@@ -18,6 +18,7 @@ from odoo.addons.sentech_vpbx.services.errors import (
 )
 from odoo.addons.sentech_vpbx.services.vpbx_client import (
     MAX_RETRY_WAIT,
+    TokenNeeded,
     TokenStore,
     VpbxClient,
 )
@@ -209,6 +210,37 @@ class TestVpbxAuth(SimulatorCase):
         client.list_agents()
         self.assertEqual(self.count("auth"), 3)
         self.assertEqual(self.count("agent_list"), 5)
+
+    def test_lent_client_uses_the_token_and_never_renews_it(self):
+        client = self.client()
+        lent = client.lent()  # fetches the token here, in the lending thread
+        self.addCleanup(lent.close)
+        self.assertEqual(self.count("auth"), 1)
+        self.assertIsNot(lent.session, client.session, "an HTTP session of its own")
+        token, _exp = client.token_store.get()
+        for _i in range(2):
+            lent.list_agents()
+        self.assertEqual(
+            [entry["headers"]["Authorization"] for entry in self.sim.calls_for("agent_list")],
+            [f"Bearer {token}"] * 2,
+        )
+        # refused: the lent client does not fetch a new one, its lender does
+        self.sim.expire_tokens()
+        with self.assertRaises(TokenNeeded) as needed:
+            lent.list_agents()
+        self.assertEqual(needed.exception.token, token)
+        self.assertEqual(self.count("auth"), 1)
+        renewed = client.renew_token(token)
+        self.assertNotEqual(renewed, token)
+        self.assertEqual(client.renew_token(token), renewed, "renewed once for one stale token")
+        self.assertEqual(self.count("auth"), 2)
+        client.list_agents()
+        self.assertEqual(self.count("auth"), 2)
+        # a client with no token to lend (API key only) lends none
+        keyed = self.client(auth_mode="api_key").lent()
+        self.addCleanup(keyed.close)
+        keyed.list_agents()
+        self.assertEqual(self.count("auth"), 2)
 
     def test_refused_twice_raises(self):
         client = self.client()
