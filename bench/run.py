@@ -1031,7 +1031,7 @@ BACKFILL_RECORDS = 20000
 FETCH_ROUNDS = 3
 #: The backfill again against a PBX that answers each history page this late (seconds), as one
 #: across the internet does, with fewer records: an import fetches the next page while it
-#: stores one, which a simulator answering in ~3 ms does not show
+#: stores one, which a simulator answering in a few ms does not show
 REMOTE_LATENCY = 0.1
 REMOTE_RECORDS = 2000
 
