@@ -63,6 +63,8 @@ KEY_FIELDS = ("customer_number_normalized", "customer_number_alt_key")
 NOTES_KEY = "sentech_vpbx.call_notes"
 #: cr.precommit.data key of the missed-call activities an upsert creates at once, at its end
 CALLBACKS_KEY = "sentech_vpbx.call_callbacks"
+#: cr.precommit.data key of the chatter notes an upsert creates at once, at its end
+UPSERT_NOTES_KEY = "sentech_vpbx.upsert_notes"
 
 
 def _answered_percent(status):
@@ -409,7 +411,8 @@ class VpbxCall(models.Model):
         fills empty fields; what changes nothing is not written. The stored calls are read
         together, and the lookups that link them again are made once for all of them
         (``_vpbx_prefetch_links``). Then, in the records' order, on the transition to final and only
-        then, the chatter note and the missed-call activity are made: the same calls, links,
+        then, the chatter note and the missed-call activity are made, the batch's notes written
+        by one INSERT and its activities by one create at the end: the same calls, links,
         notes and activities as one record at a time.
 
         A concurrent insert of the same call (another worker) fails on the unique index: the
@@ -434,19 +437,23 @@ class VpbxCall(models.Model):
         firsts, stored = Call._vpbx_new_calls(settings, records)
         inserted = Call._vpbx_insert_calls(settings, [records[i] for i in firsts])
         created = dict(zip(firsts, inserted, strict=True))
-        # the missed-call activities of the batch, created together once every record is in
+        # the missed-call activities and the chatter notes of the batch (a history page), each
+        # created together once every record is in
         data = self.env.cr.precommit.data
-        outer_callbacks = data.pop(CALLBACKS_KEY, None)
+        outer = {key: data.pop(key, None) for key in (CALLBACKS_KEY, UPSERT_NOTES_KEY)}
         data[CALLBACKS_KEY] = callbacks = {}
+        data[UPSERT_NOTES_KEY] = notes = []
         try:
             calls, finals = Call._vpbx_apply_records(
                 settings, records, created, stored, stale, results
             )
             Call._vpbx_create_callbacks(callbacks)
+            call_notes.insert_notes(self.env, notes)
         finally:
-            data.pop(CALLBACKS_KEY, None)
-            if outer_callbacks is not None:
-                data[CALLBACKS_KEY] = outer_callbacks
+            for key, value in outer.items():
+                data.pop(key, None)
+                if value is not None:
+                    data[key] = value
         finals._vpbx_link_callbacks()
         return calls.with_env(self.env)
 
@@ -1161,6 +1168,11 @@ class VpbxCall(models.Model):
             if record
         ]
         values_list = [self._vpbx_note_values(model, res_id, body) for model, res_id in targets]
+        upsert_notes = self.env.cr.precommit.data.get(UPSERT_NOTES_KEY)
+        if upsert_notes is not None and not self.env.context.get("vpbx_batch_notes"):
+            # inside an upsert (a history page, a delivery): its notes in one INSERT at its end
+            upsert_notes.extend(values_list)
+            return
         if self.env.context.get("vpbx_batch_notes"):
             # a batch of the webhook queue: every note of the batch in one create, just before
             # its commit (a rolled back batch drops them with the rest)

@@ -259,6 +259,26 @@ class TestBulkUpsertEqualsOneByOne(VpbxWebhookCommon):
             )
             self.assertEqual(row.missed_count, len(missed))
 
+    def test_notes_of_a_batch_in_one_insert(self):
+        """The batch's chatter notes (a history page's) are written together, by one INSERT at
+        its end, each on the contact or the lead of a call of the batch."""
+        settings = self.pbx._vpbx_call_settings()
+        last = self.env["mail.message"].search([], order="id desc", limit=1).id
+        with statements("INSERT INTO mail_message (model") as inserts:
+            calls = self.Call._vpbx_upsert_records(settings, _records(settings))
+        self.assertEqual(len(inserts), 1)
+        note = self.env.ref("mail.mt_note")
+        notes = self.env["mail.message"].search(
+            [("id", ">", last), ("body", "ilike", "duration"), ("subtype_id", "=", note.id)]
+        )
+        self.assertGreater(len(notes), 2)
+        targets = {("res.partner", partner.id) for partner in calls.partner_id}
+        targets |= {("crm.lead", lead.id) for lead in calls.lead_id}
+        # leads made for unknown callers during the batch take their calls' notes too
+        targets |= {("crm.lead", lead.id) for lead in self.env["crm.lead"].search([])}
+        for message in notes:
+            self.assertIn((message.model, message.res_id), targets)
+
     def test_one_lookup_for_a_batch(self):
         """A batch of new calls costs a fixed number of lookups, not a few per record."""
         settings = self.pbx._vpbx_call_settings()
