@@ -65,6 +65,10 @@ NOTES_KEY = "sentech_vpbx.call_notes"
 CALLBACKS_KEY = "sentech_vpbx.call_callbacks"
 #: cr.precommit.data key of the chatter notes an upsert creates at once, at its end
 UPSERT_NOTES_KEY = "sentech_vpbx.upsert_notes"
+#: What the time to call back of a call, and of the missed calls it answers, depends on
+CALLBACK_FIELDS = frozenset(
+    ("customer_number_normalized", "start_time", "direction", "status", "is_final")
+)
 
 
 def _answered_percent(status):
@@ -460,9 +464,13 @@ class VpbxCall(models.Model):
     @api.model
     def _vpbx_apply_records(self, settings, records, created, stored, stale, results):
         """The follow-ups of the calls `created` and the upsert of the other records, in the
-        records' order; returns ``(calls, calls made final)``."""
+        records' order; returns ``(calls, final calls to link again)``: the new ones and those
+        whose number, time, direction or status the batch changed. A call read again that
+        changed none of these (a history sync's overlap, a re-delivery) changes no time to
+        call back: its own and its number's are left as they are."""
         Call = self
         calls = finals = Call.browse()
+        relink = set()  # ids of stored calls whose CALLBACK_FIELDS the batch wrote
         links = Call._vpbx_prefetch_links(settings, stored.values()) if stored else None
         for index, record in enumerate(records):
             if index in created:
@@ -473,13 +481,13 @@ class VpbxCall(models.Model):
                 applied = new = True
             else:
                 call, applied, new = Call._vpbx_upsert_record(
-                    settings, record, stored.get(record.call_id), links
+                    settings, record, stored.get(record.call_id), links, relink
                 )
             if not applied and stale is not None:
                 stale.append(record.call_id)
             if results is not None:
                 results.append((call.id, applied, new))
-            if applied and call.is_final:
+            if applied and call.is_final and (new or call.id in relink):
                 finals |= call
             calls |= call
         return calls, finals
@@ -754,10 +762,11 @@ class VpbxCall(models.Model):
         return locked, rows[0][3]
 
     @api.model
-    def _vpbx_upsert_record(self, settings, record, call_id=None, links=None):
+    def _vpbx_upsert_record(self, settings, record, call_id=None, links=None, relink=None):
         """Upsert one CallRecord; returns (call, applied, created). `call_id`: the row of its
         call, already locked with no click-to-call pending (``_vpbx_new_calls``); `links`: the
-        batch's ``_StoredLinks``."""
+        batch's ``_StoredLinks``; `relink`: a set receiving the call's id when the record
+        wrote one of its CALLBACK_FIELDS."""
         if call_id is None:
             call_id, is_click2call, any_pending = self._vpbx_lock_call(settings, record.call_id)
             if any_pending:
@@ -800,6 +809,8 @@ class VpbxCall(models.Model):
         vals = call._vpbx_changed_values(vals)
         if vals:
             call.write(vals)
+            if relink is not None and not CALLBACK_FIELDS.isdisjoint(vals):
+                relink.add(call.id)
         if not call.partner_id and (
             call.customer_number_normalized or call.customer_number_alt_key
         ):

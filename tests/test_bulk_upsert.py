@@ -259,6 +259,25 @@ class TestBulkUpsertEqualsOneByOne(VpbxWebhookCommon):
             )
             self.assertEqual(row.missed_count, len(missed))
 
+    def test_read_again_keeps_the_time_to_call_back_without_its_statement(self):
+        """Records read again that change nothing (a history sync's overlap, re-deliveries)
+        change no call's time to call back: the statement that links them is not even run."""
+        settings = self.pbx._vpbx_call_settings()
+        records = _records(settings)
+        calls = self.Call._vpbx_upsert_records(settings, records)
+        self.env.flush_all()
+
+        def links():
+            self.env.invalidate_all()
+            return {call.id: (call.callback_state, call.callback_call_id.id) for call in calls}
+
+        before = links()
+        self.assertIn("done", {state for state, _call in before.values()})
+        with statements("WITH waiting AS") as statements_run:
+            self.Call._vpbx_upsert_records(settings, records)
+        self.assertEqual(statements_run, [])
+        self.assertEqual(links(), before)
+
     def test_notes_of_a_batch_in_one_insert(self):
         """The batch's chatter notes (a history page's) are written together, by one INSERT at
         its end, each on the contact or the lead of a call of the batch."""
