@@ -1,12 +1,13 @@
 """Every "once" of the addon under real concurrent HTTP deliveries, each request on a database
 connection of its own (see ConcurrentWebhookCase): one call per call id, one chatter note per
-call, one *Call back* activity per number and day."""
+call, one *Call back* activity per number and day, one pop-up per ringing call."""
 
 import json
 
 from odoo.tests import tagged
 from odoo.tools import mute_logger
 
+from ..services.live_call import NOTIFICATION_TYPE
 from .common import BASE_TIME, ConcurrentWebhookCase, call_payload, live_payload
 
 PAIRS = 10
@@ -30,9 +31,25 @@ class TestOnceUnderConcurrentDeliveries(ConcurrentWebhookCase):
         # made, so nothing else than the addon's own lock keeps two activities apart
         partners.message_subscribe(env.ref("base.user_admin").partner_id.ids)
         cls.partner_ids = partners.ids
+        # the administrator (a VPBX manager, so a VPBX user) answers extension 101
+        cls.agent_employee_id = (
+            env["hr.employee"]
+            .with_company(company)
+            .create(
+                {
+                    "name": "Concurrent agent",
+                    "user_id": env.ref("base.user_admin").id,
+                    "company_id": company.id,
+                    "vpbx_pbx_id": pbx.id,
+                    "vpbx_extension": "101",
+                }
+            )
+            .id
+        )
 
     @classmethod
     def _vpbx_remove_fixture(cls, env):
+        env["hr.employee"].browse(cls.agent_employee_id).unlink()
         partners = env["res.partner"].browse(cls.partner_ids)
         partners.activity_ids.unlink()
         partners.message_ids.unlink()
@@ -97,3 +114,25 @@ class TestOnceUnderConcurrentDeliveries(ConcurrentWebhookCase):
             events = env["vpbx.webhook.event"].search([("vpbx_call_id", "=", call_id)])
             self.assertEqual(len(events), 6)
             self.assertEqual(set(events.mapped("state")) - {"processed", "ignored"}, set())
+
+    @mute_logger("odoo.sql_db")
+    def test_one_ringing_call_one_popup_whatever_arrives_at_once(self):
+        """Four deliveries of one ringing event at the same moment: one call, and its agent is
+        told once (one bus notification), not four times."""
+        call_id = "ONCE-RING-1"
+        body = json.dumps(live_payload(call_id, _number(1), sip_user="101"))
+        with self.committed() as env:
+            env.cr.execute("SELECT COALESCE(MAX(id), 0) FROM bus_bus")
+            (mark,) = env.cr.fetchone()
+        self.assertEqual(self.post_all([body] * 4), [200] * 4)
+        with self.committed() as env:
+            calls = env["vpbx.call"].search([("vpbx_call_id", "=", call_id)])
+            self.assertEqual(len(calls), 1)
+            env.cr.execute("SELECT channel, message FROM bus_bus WHERE id > %s", [mark])
+            pushes = []
+            for channel, text in env.cr.fetchall():
+                message = json.loads(text)
+                if message["type"] == NOTIFICATION_TYPE:
+                    pushes.append((json.loads(channel)[2], message["payload"]))
+            admin = env.ref("base.user_admin").partner_id.id
+            self.assertEqual(pushes, [(admin, {"call_id": calls.id, "stage": "ringing"})])

@@ -2,7 +2,6 @@
 real webhook POST), what the pop-up may read, and bad live events."""
 
 import json
-import threading
 import uuid
 
 from markupsafe import Markup
@@ -318,27 +317,6 @@ class TestLiveCallNotify(LiveCallCommon):
             [(self.agent, call.id, stage) for stage in ("ringing", "answered", "closed")],
         )
         self.assertEqual(len(self.notes(self.partner)), 1)
-
-    def test_concurrent_ringing_posts_notify_once(self):
-        payload = json.dumps(live_payload("LIVE-RACE", NUMBER, sip_user="101"))
-        url = self.base_url() + "/vpbx/webhook/" + self.token
-        statuses = []
-
-        def send():
-            response = self.opener.post(
-                url, data=payload, headers={"Content-Type": "application/json"}, timeout=30
-            )
-            statuses.append(response.status_code)
-
-        threads = [threading.Thread(target=send) for _index in range(4)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        self.env.invalidate_all()
-        self.assertEqual(statuses, [200] * 4)
-        self.assertEqual(len(self.calls("LIVE-RACE")), 1)
-        self.assertEqual(len(self.sent()), 1)
 
 
 @tagged("post_install", "-at_install")
