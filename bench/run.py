@@ -307,12 +307,25 @@ def _spread(urls):
 
 
 def _ingest_mode(
-    db, mode, bodies, per_level, health_n, levels, servers=1, cron_threads=2, label=None
+    db,
+    mode,
+    bodies,
+    per_level,
+    health_n,
+    levels,
+    servers=1,
+    cron_threads=2,
+    label=None,
+    floor=False,
 ):
     """`servers` Odoo servers (--workers=2, `cron_threads` scheduled-action workers each) on
     `db`, the PBX account set to `mode`; at each level /web/health, then the webhooks, the
     senders spread over the servers. Checks that every call sent is stored once and that no
-    delivery was processed twice (``attempt_count``)."""
+    delivery was processed twice (``attempt_count``).
+
+    `floor`: at each level, after /web/health, as many deliveries holding no record (``{}``),
+    each stored raw and answered 400 *rejected*, nothing processed: what the cheapest delivery
+    costs, the bound of what any stored delivery can reach against /web/health."""
     set_mode(db, common.pbx_id(db), mode)
     result = {
         "mode": mode,
@@ -354,6 +367,9 @@ def _ingest_mode(
         offset = 0
         for level in levels:
             health, _split = send(health_urls, n=health_n[level], concurrency=level)
+            floor_run = None
+            if floor:
+                floor_run, _split = send(hook_urls, ["{}"] * health_n[level], concurrency=level)
             chunk = rest[offset : offset + per_level[level]]
             offset += per_level[level]
             # about 5 % re-deliveries of ids already sent (a PBX retries)
@@ -383,6 +399,14 @@ def _ingest_mode(
                 if stored_rate and health["rps"]
                 else None,
             }
+            if floor_run:
+                row["floor_rps"] = floor_run["rps"]
+                row["floor_statuses"] = floor_run["statuses"]
+                row["floor_ratio"] = (
+                    round(floor_run["rps"] / health["rps"], 3)
+                    if floor_run["rps"] and health["rps"]
+                    else None
+                )
             if split:
                 row["requests_by_server"] = split
             result["levels"].append(row)
@@ -391,6 +415,7 @@ def _ingest_mode(
                 f" {hook['p95_ms']} ms, drained {drain} s after, stored {stored_rate} calls/s"
                 f" ({row['stored_ratio']} of health), health {health['rps']} req/s,"
                 f" errors {hook['errors']}"
+                + (f", floor {row['floor_rps']}/s = {row['floor_ratio']}" if floor_run else "")
             )
     stored = common.sql(
         db,
@@ -405,11 +430,12 @@ def _ingest_mode(
             [list(sent_ids)],
         )
     )
-    # every delivery of the run, re-deliveries included: each processed once
+    # every delivery of the run, re-deliveries included: each processed once (the floor's
+    # deliveries, rejected with no call id, are not part of it)
     level_events = common.sql(
         db,
         "SELECT state, attempt_count, count(*) FROM vpbx_webhook_event WHERE id > %s"
-        " GROUP BY 1, 2 ORDER BY 1, 2",
+        " AND NOT (state = 'rejected' AND vpbx_call_id IS NULL) GROUP BY 1, 2 ORDER BY 1, 2",
         [event_before],
     )
     after = common.sql(db, "SELECT count(*) FROM vpbx_call")[0][0]
@@ -469,7 +495,9 @@ def bench_ingest(db, size, quick):
         bodies = webhook_bodies(db, sim, 2 * total, seed=8)
         for index, mode in enumerate(("immediate", "queued")):
             own = bodies[index * total : (index + 1) * total]
-            result["modes"].append(_ingest_mode(db, mode, own, per_level, health_n, levels))
+            result["modes"].append(
+                _ingest_mode(db, mode, own, per_level, health_n, levels, floor=True)
+            )
     finally:
         sim.stop()
     return result
@@ -1566,6 +1594,11 @@ def targets(results):
                     f"{name}: stored calls/s >= 50% of /web/health req/s at 4 senders",
                     share is not None and share >= 0.5,
                     f"{four['stored_per_s']}/s = {share:.0%} of {four['health']['rps']}"
+                    + (
+                        f" (floor: {four['floor_rps']}/s = {_share(four.get('floor_ratio'))})"
+                        if "floor_rps" in four
+                        else ""
+                    )
                     if share is not None
                     else "not drained",
                 )
@@ -1742,6 +1775,10 @@ def _stored_ratio(level):
     return None
 
 
+def _share(ratio):
+    return "" if ratio is None else f"{ratio:.0%}"
+
+
 def _stored_figure(run):
     text = (
         f"{run['stored_calls']} stored / {run['unique_ids_sent']} sent"
@@ -1863,6 +1900,7 @@ def table(results):
         add("")
     ingest = results.get("ingest")
     if ingest and ingest.get("modes"):
+        has_floor = any("floor_rps" in lv for run in ingest["modes"] for lv in run["levels"])
         add(
             f"### Webhook ingestion (HTTP, Odoo --workers=2 --max-cron-threads=2,"
             f" {ingest['contacts']:,} contacts)"
@@ -1891,14 +1929,25 @@ def table(results):
             " *stored / health*: stored/s over /web/health's (the issue #18 figure at 4"
             " senders in the default mode). /web/health is measured just before and just after"
             " each level (a level is sent, then drained), the mean of the two rates."
+            + (
+                " *floor / health*: deliveries holding no record (`{}`) sent at the same level"
+                " right after /web/health, each stored raw and answered 400 *rejected*,"
+                " nothing processed: the cheapest delivery Odoo can take, the bound of any"
+                " stored delivery's rate against /web/health."
+                if has_floor
+                else ""
+            )
         )
         add("")
         add(
             "| mode | senders | webhook req/s | p50 ms | p95 ms | p99 ms | errors | drained s |"
             " stored/s | /web/health req/s | health p95 ms | webhook / health |"
-            " stored / health |"
+            " stored / health |" + (" floor/s | floor / health |" if has_floor else "")
         )
-        add("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        add(
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+            + ("---:|---:|" if has_floor else "")
+        )
         for run in ingest["modes"]:
             for level in run["levels"]:
                 w, h = level["webhook"], level["health"]
@@ -1909,6 +1958,11 @@ def table(results):
                     f" {level['drain_s']} | {level['stored_per_s']} | {h['rps']} |"
                     f" {h['p95_ms']} | {level['throughput_ratio']:.0%} |"
                     f" {'' if share is None else f'{share:.0%}'} |"
+                    + (
+                        f" {level.get('floor_rps', '')} | {_share(level.get('floor_ratio'))} |"
+                        if has_floor
+                        else ""
+                    )
                 )
         add("")
         for run in ingest["modes"]:

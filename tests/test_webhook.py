@@ -2,12 +2,9 @@
 
 import json
 import logging
-import threading
 import uuid
 from datetime import datetime
 from unittest.mock import patch
-
-import requests
 
 from odoo import SUPERUSER_ID, api, fields
 from odoo.sql_db import db_connect
@@ -93,29 +90,6 @@ class TestWebhook(VpbxWebhookCommon):
         self.assertEqual(len(self.calls("T-DUP")), 1)
         self.assertEqual(len(self.events().filtered(lambda e: e.vpbx_call_id == "T-DUP")), 5)
         self.assertEqual(len(self.notes(self.partner)), 1, "the note is posted once")
-
-    def test_parallel_http_deliveries_one_call(self):
-        url = f"{self.base_url()}/vpbx/webhook/{self.token}"
-        body = json.dumps(call_payload("T-PAR"))
-        statuses = []
-
-        def deliver():
-            with requests.Session() as session:
-                statuses.append(
-                    session.post(
-                        url, data=body, headers={"Content-Type": "application/json"}, timeout=30
-                    ).status_code
-                )
-
-        threads = [threading.Thread(target=deliver) for _ in range(4)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(60)
-        self.env.invalidate_all()
-        self.assertEqual(statuses, [200] * 4)
-        self.assertEqual(len(self.calls("T-PAR")), 1)
-        self.assertEqual(len(self.notes(self.partner)), 1)
 
     def test_unknown_token_forbidden_nothing_stored(self):
         before = self.Event.search_count([])
