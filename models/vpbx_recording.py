@@ -32,6 +32,15 @@ RETRY_MINUTES = 5
 ENQUEUE_BATCH = 500
 ENQUEUE_DAYS = 7
 FETCH_BATCH = 20
+#: The next recording to fetch: the oldest pending row of an archiving account that is due.
+RECORDING_CLAIM = """
+    SELECT r.id FROM vpbx_recording r
+      JOIN vpbx_call c ON c.id = r.call_id
+      JOIN vpbx_pbx p ON p.id = c.pbx_id
+     WHERE r.state = 'pending' AND p.recording_archive
+       AND (r.next_attempt IS NULL OR r.next_attempt <= %s)
+     ORDER BY r.id LIMIT 1 FOR UPDATE OF r SKIP LOCKED
+"""
 
 ERROR_KINDS = [
     ("not_http", "Not an http(s) link"),
@@ -84,6 +93,15 @@ class VpbxRecording(models.Model):
         ("call_uniq", "unique(call_id)", "A call's recording is archived once."),
     ]
 
+    def init(self):
+        super().init()
+        # each fetch claims the oldest pending row: through the primary key it would walk past
+        # every archived one first (one per recorded call, kept for months)
+        self.env.cr.execute(
+            "CREATE INDEX IF NOT EXISTS vpbx_recording_pending_index"
+            " ON vpbx_recording (id) WHERE state = 'pending'"
+        )
+
     # ------------------------------------------------------------------ the scheduled action
 
     @api.model
@@ -95,17 +113,7 @@ class VpbxRecording(models.Model):
         self.env.cr.commit()  # pylint: disable=invalid-commit
         tried = 0
         while not budget.spent():
-            self.env.cr.execute(
-                """
-                SELECT r.id FROM vpbx_recording r
-                  JOIN vpbx_call c ON c.id = r.call_id
-                  JOIN vpbx_pbx p ON p.id = c.pbx_id
-                 WHERE r.state = 'pending' AND p.recording_archive
-                   AND (r.next_attempt IS NULL OR r.next_attempt <= %s)
-                 ORDER BY r.id LIMIT 1 FOR UPDATE OF r SKIP LOCKED
-                """,
-                [fields.Datetime.now()],
-            )
+            self.env.cr.execute(RECORDING_CLAIM, [fields.Datetime.now()])
             row = self.env.cr.fetchone()
             if not row:
                 break

@@ -47,6 +47,11 @@ QUEUE_TIME_LIMIT = 60
 QUEUE_WAKE_INTERVAL = 0.5
 #: ...and a run of the queue looks once more this long after finding it empty.
 QUEUE_GRACE = 0.6
+#: A batch of the queue: the oldest waiting deliveries no other run holds.
+QUEUE_CLAIM = (
+    "SELECT id FROM vpbx_webhook_event WHERE state = 'new'"
+    " ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED"
+)
 #: dbname -> time.monotonic() of this worker's last trigger of the queue
 _LAST_WAKE = {}
 
@@ -143,6 +148,21 @@ class VpbxWebhookEvent(models.Model):
     vpbx_call_id = fields.Char(string="PBX Call ID", readonly=True, index="btree_not_null")
     attempt_count = fields.Integer(string="Attempts", readonly=True)
     processed_at = fields.Datetime(string="Processed", readonly=True)
+
+    def init(self):
+        super().init()
+        # The queue claims the oldest new events, the retry job the oldest new or failed ones,
+        # both in id order: through the primary key, each claim would walk past every processed
+        # event still kept (weeks of them, see retention) before finding one. These hold the
+        # waiting events only.
+        self.env.cr.execute(
+            "CREATE INDEX IF NOT EXISTS vpbx_webhook_event_queue_index"
+            " ON vpbx_webhook_event (id) WHERE state = 'new'"
+        )
+        self.env.cr.execute(
+            "CREATE INDEX IF NOT EXISTS vpbx_webhook_event_retry_index"
+            " ON vpbx_webhook_event (id) WHERE state IN ('new', 'failed')"
+        )
 
     @api.depends("received_at")
     def _compute_display_name(self):
@@ -530,12 +550,7 @@ class VpbxWebhookEvent(models.Model):
                     cron.sudo()._trigger()
                 break
             try:
-                self.env.cr.execute(
-                    "SELECT id FROM vpbx_webhook_event WHERE state = 'new'"
-                    " ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED",
-                    [batch],
-                    log_exceptions=False,
-                )
+                self.env.cr.execute(QUEUE_CLAIM, [batch], log_exceptions=False)
             except CONCURRENCY_ERRORS:
                 # another run committed one of these rows after this claim's snapshot was
                 # taken (REPEATABLE READ): claim again in a new transaction
@@ -595,16 +610,18 @@ class VpbxWebhookEvent(models.Model):
         )
 
     @api.model
+    def _vpbx_retry_domain(self):
+        """The events the retry job takes: new or failed, tries left, old enough that the
+        controller is no longer processing them."""
+        cutoff = fields.Datetime.subtract(fields.Datetime.now(), minutes=CRON_DELAY_MINUTES)
+        return [
+            ("state", "in", ("new", "failed")),
+            ("attempt_count", "<", MAX_EVENT_ATTEMPTS),
+            ("received_at", "<=", cutoff),
+        ]
+
+    @api.model
     def _cron_vpbx_retry_events(self, limit=CRON_BATCH):
         """Process new and failed events again, each at most MAX_EVENT_ATTEMPTS times."""
-        cutoff = fields.Datetime.subtract(fields.Datetime.now(), minutes=CRON_DELAY_MINUTES)
-        events = self.sudo().search(
-            [
-                ("state", "in", ("new", "failed")),
-                ("attempt_count", "<", MAX_EVENT_ATTEMPTS),
-                ("received_at", "<=", cutoff),
-            ],
-            order="id",
-            limit=limit,
-        )
+        events = self.sudo().search(self._vpbx_retry_domain(), order="id", limit=limit)
         return len(events._vpbx_process(commit=True, states=("new", "failed")))

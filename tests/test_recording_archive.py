@@ -13,7 +13,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from odoo import SUPERUSER_ID, api, fields
 from odoo.tests import new_test_user, tagged
 
-from .common import VpbxWebhookCommon, call_payload
+from ..models import vpbx_recording
+from .common import VpbxWebhookCommon, call_payload, rows_walked
 
 CRON = "sentech_vpbx.ir_cron_vpbx_archive_recordings"
 
@@ -262,6 +263,30 @@ class TestRecordingArchive(VpbxWebhookCommon):
             self.archive()
             self.assertEqual(row.attempts, attempt)
         self.assertEqual((row.state, row.error_kind), ("failed", "http_error"))
+
+    def test_claim_does_not_walk_past_archived_recordings(self):
+        """Each fetch claims the oldest pending recording, reading the pending ones only
+        however many archived ones are kept, even with statistics taken during a backlog."""
+        cr = self.env.cr
+        cr.execute(
+            """
+            WITH calls AS (
+                INSERT INTO vpbx_call (pbx_id, vpbx_call_id, direction, status, is_final)
+                SELECT %(pbx)s, 'ARC-WALK-' || n, 'inbound', 'answered', true
+                  FROM generate_series(1, 3300) AS n
+             RETURNING id
+            )
+            INSERT INTO vpbx_recording (call_id, pbx_id, state, attempts)
+            SELECT id, %(pbx)s, CASE WHEN row_number() OVER (ORDER BY id) > 3000
+                                     THEN 'pending' ELSE 'archived' END, 0
+              FROM calls
+            """,
+            {"pbx": self.pbx.id},
+        )
+        cr.execute("ANALYZE vpbx_call")
+        cr.execute("ANALYZE vpbx_recording")
+        claim = vpbx_recording.RECORDING_CLAIM
+        self.assertLess(rows_walked(cr, claim, [fields.Datetime.now()]), 100)
 
     # ------------------------------------------------------------------ retention
     def test_retention_removes_old_archives(self):
