@@ -23,6 +23,7 @@ from markupsafe import Markup, escape
 from odoo import SUPERUSER_ID, Command, api, fields, models
 from odoo.exceptions import AccessError, UserError
 from odoo.tools import SQL
+from odoo.tools.sql import create_index
 
 from ..const import (
     CALLBACK_ACTIVITY,
@@ -352,19 +353,28 @@ class VpbxCall(models.Model):
         super().init()
         # a number's calls in time order: linking by number, time to call back (the first
         # outbound call after a missed one) without a sort, whatever the planner's statistics
-        self.env.cr.execute(
-            "CREATE INDEX IF NOT EXISTS vpbx_call_number_start_index"
-            " ON vpbx_call (customer_number_normalized, start_time)"
+        cr, table = self.env.cr, self._table
+        create_index(
+            cr,
+            "vpbx_call_number_start_index",
+            table,
+            ["customer_number_normalized", "start_time"],
         )
         # the missed calls still waiting for a call back, per number (every outbound call asks)
-        self.env.cr.execute(
-            "CREATE INDEX IF NOT EXISTS vpbx_call_callback_pending_index"
-            " ON vpbx_call (customer_number_normalized) WHERE callback_state = 'pending'"
+        create_index(
+            cr,
+            "vpbx_call_callback_pending_index",
+            table,
+            ["customer_number_normalized"],
+            where="callback_state = 'pending'",
         )
         # every delivery asks whether its account has a pending click-to-call
-        self.env.cr.execute(
-            "CREATE INDEX IF NOT EXISTS vpbx_call_pending_click2call_index"
-            " ON vpbx_call (pbx_id) WHERE vpbx_click2call AND is_final IS NOT TRUE"
+        create_index(
+            cr,
+            "vpbx_call_pending_click2call_index",
+            table,
+            ["pbx_id"],
+            where="vpbx_click2call AND is_final IS NOT TRUE",
         )
 
     @api.depends("customer_number", "extension", "vpbx_call_id")

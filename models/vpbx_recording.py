@@ -18,6 +18,7 @@ import time
 from datetime import timedelta
 
 from odoo import api, fields, models
+from odoo.tools.sql import create_index
 
 from ..services.recording_fetch import FetchError, fetch
 from ..services.retention import Budget
@@ -97,9 +98,12 @@ class VpbxRecording(models.Model):
         super().init()
         # each fetch claims the oldest pending row: through the primary key it would walk past
         # every archived one first (one per recorded call, kept for months)
-        self.env.cr.execute(
-            "CREATE INDEX IF NOT EXISTS vpbx_recording_pending_index"
-            " ON vpbx_recording (id) WHERE state = 'pending'"
+        create_index(
+            self.env.cr,
+            "vpbx_recording_pending_index",
+            self._table,
+            ["id"],
+            where="state = 'pending'",
         )
 
     # ------------------------------------------------------------------ the scheduled action

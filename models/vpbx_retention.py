@@ -77,12 +77,15 @@ class VpbxRetention(models.AbstractModel):
         removed = 0
         while True:  # one batch at least: every run moves on
             started = time.monotonic()
+            # ARRAY(): the batch is chosen once. As `id IN (SELECT … LIMIT)`, a plan that
+            # scans the sub-select again per row would lock the next rows each time, past the
+            # rows this statement deleted, and remove far more than a batch
             self.env.cr.execute(
                 """
-                DELETE FROM vpbx_webhook_event WHERE id IN (
+                DELETE FROM vpbx_webhook_event WHERE id = ANY(ARRAY(
                     SELECT id FROM vpbx_webhook_event
                      WHERE pbx_id = %s AND state = ANY(%s) AND received_at < %s
-                     LIMIT %s FOR UPDATE SKIP LOCKED)
+                     LIMIT %s FOR UPDATE SKIP LOCKED))
                 """,
                 [pbx.id, list(PURGEABLE_EVENT_STATES), before, batch],
             )

@@ -18,6 +18,7 @@ import traceback
 
 from odoo import api, fields, models
 from odoo.tools import config
+from odoo.tools.sql import create_index
 
 from ..const import CRON_WEBHOOK_QUEUE
 from ..services.call_mapping import parse_record, records_from_json, records_to_json
@@ -47,6 +48,9 @@ QUEUE_TIME_LIMIT = 60
 QUEUE_WAKE_INTERVAL = 0.5
 #: ...and a run of the queue looks once more this long after finding it empty.
 QUEUE_GRACE = 0.6
+#: The events the queue takes, and those the retry job takes (partial indexes of both).
+QUEUED = "state = 'new'"
+RETRIED = "state IN ('new', 'failed')"
 #: A batch of the queue: the oldest waiting deliveries no other run holds.
 QUEUE_CLAIM = (
     "SELECT id FROM vpbx_webhook_event WHERE state = 'new'"
@@ -155,14 +159,9 @@ class VpbxWebhookEvent(models.Model):
         # both in id order: through the primary key, each claim would walk past every processed
         # event still kept (weeks of them, see retention) before finding one. These hold the
         # waiting events only.
-        self.env.cr.execute(
-            "CREATE INDEX IF NOT EXISTS vpbx_webhook_event_queue_index"
-            " ON vpbx_webhook_event (id) WHERE state = 'new'"
-        )
-        self.env.cr.execute(
-            "CREATE INDEX IF NOT EXISTS vpbx_webhook_event_retry_index"
-            " ON vpbx_webhook_event (id) WHERE state IN ('new', 'failed')"
-        )
+        cr = self.env.cr
+        create_index(cr, "vpbx_webhook_event_queue_index", self._table, ["id"], where=QUEUED)
+        create_index(cr, "vpbx_webhook_event_retry_index", self._table, ["id"], where=RETRIED)
 
     @api.depends("received_at")
     def _compute_display_name(self):

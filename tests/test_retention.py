@@ -136,6 +136,22 @@ class TestRetention(HttpCase):
         self.assertEqual(self.pbx.retention_last_events, 0, "a new purge counts afresh")
         self.assertFalse(self.triggers())
 
+    def test_a_batch_stays_a_batch_whatever_the_plan(self):
+        """With the plan that scans the batch's sub-select again for every row (a nested
+        loop), `id IN (SELECT … LIMIT 2 FOR UPDATE SKIP LOCKED)` removed every old event in one
+        statement: each scan locked the next two, past those the statement had deleted."""
+        events = self.Event.union(*(self.event("processed", 60) for _index in range(5)))
+        settings = ("hashjoin", "mergejoin", "material", "sort", "hashagg")
+        for setting in settings:
+            self.env.cr.execute(f"SET LOCAL enable_{setting} = off")
+        try:
+            removed = self.purge(event_batch=2, time_limit=0)
+        finally:
+            for setting in settings:
+                self.env.cr.execute(f"RESET enable_{setting}")
+        self.assertEqual(removed[self.pbx.id], (2, 0))
+        self.assertEqual(len(events.exists()), 3)
+
     # ------------------------------------------------------------------ calls
     def test_calls_kept_for_ever_by_default(self):
         calls = self.call("RET-OLD", 3000) | self.call("RET-NEW", 1)
