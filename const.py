@@ -14,6 +14,8 @@ CALLBACK_STATUSES = ("missed", "busy", "failed")
 
 #: Scheduled actions woken by the code
 CRON_WEBHOOK_QUEUE = "sentech_vpbx.ir_cron_vpbx_process_webhook_queue"
+#: ...and its second run, woken by the first when a backlog waits (another cron worker)
+CRON_WEBHOOK_QUEUE_HELPER = "sentech_vpbx.ir_cron_vpbx_process_webhook_queue_helper"
 CRON_HISTORY_IMPORT = "sentech_vpbx.ir_cron_vpbx_history_import"
 CRON_PURGE = "sentech_vpbx.ir_cron_vpbx_purge"
 

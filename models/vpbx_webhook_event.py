@@ -20,7 +20,7 @@ from odoo import api, fields, models
 from odoo.tools import config
 from odoo.tools.sql import create_index
 
-from ..const import CRON_WEBHOOK_QUEUE
+from ..const import CRON_WEBHOOK_QUEUE, CRON_WEBHOOK_QUEUE_HELPER
 from ..services.call_mapping import parse_record, records_from_json, records_to_json
 from ..services.errors import PayloadError
 from ..services.i18n import _lt
@@ -524,9 +524,20 @@ class VpbxWebhookEvent(models.Model):
         return True
 
     @api.model
-    def _cron_vpbx_process_queue(self, batch=QUEUE_BATCH, time_limit=None, grace=QUEUE_GRACE):
+    def _cron_vpbx_process_queue(
+        self,
+        batch=QUEUE_BATCH,
+        time_limit=None,
+        grace=QUEUE_GRACE,
+        helper=CRON_WEBHOOK_QUEUE_HELPER,
+    ):
         """Process the queued deliveries (state new), oldest first, until none is left and,
         `grace` seconds later, still none (deliveries that did not trigger, _vpbx_wake_queue).
+
+        A full batch claimed means a backlog: the run wakes `helper` (an xmlid: the queue's
+        second scheduled action, falsy in that one) once, which drains beside it on another
+        cron worker. Alone, a run uses one CPU and the backlog drains at its pace after the
+        last delivery came.
 
         A run ends well inside the server's time limit for scheduled actions (`time_limit`,
         default ``queue_time_budget()``): killed, it would roll its batch back and stall the
@@ -589,7 +600,21 @@ class VpbxWebhookEvent(models.Model):
                     commit=True, states=("new",)
                 )
                 done += len(replayed)
+                continue
+            if helper and len(events) == batch:
+                # after the batch's commit: its claim held the rows until then
+                self._vpbx_wake_helper(helper)
+                helper = False
         return done
+
+    @api.model
+    def _vpbx_wake_helper(self, xmlid):
+        """Trigger the scheduled action `xmlid`, committed at once (the next batch may roll
+        back). Two runs never take the same delivery: each claims with SKIP LOCKED."""
+        cron = self.env.ref(xmlid, raise_if_not_found=False)
+        if cron and cron.active:
+            cron.sudo()._trigger()
+            self.env.cr.commit()  # pylint: disable=invalid-commit
 
     def action_vpbx_replay(self):
         """Process the selected events again (after a mapping or contact fix)."""

@@ -24,6 +24,7 @@ from .common import (
 )
 
 QUEUE_CRON = "sentech_vpbx.ir_cron_vpbx_process_webhook_queue"
+QUEUE_HELPER_CRON = "sentech_vpbx.ir_cron_vpbx_process_webhook_queue_helper"
 #: the body parser as the webhook event model calls it
 PARSE_BODY = "odoo.addons.sentech_vpbx.models.vpbx_webhook_event.parse_body"
 #: what a call keeps of its record: the same in immediate and queued mode
@@ -143,6 +144,41 @@ class TestWebhookQueue(VpbxWebhookCommon):
         self.assertEqual(self.run_queue(), 5)
         for call_id in ids:
             self.assertEqual(len(self.calls(call_id)), 1, call_id)
+
+    def test_a_backlog_wakes_the_second_run_once(self):
+        """A run that claims a full batch wakes the queue's second scheduled action, once: the
+        backlog drains on two cron workers. The second run drains the same way and wakes
+        nobody (two runs at once: TestTwoQueueRunnersShareOneQueue)."""
+        helper = self.env.ref(QUEUE_HELPER_CRON)
+        Trigger = self.env["ir.cron.trigger"]
+        Trigger.search([("cron_id", "=", helper.id)]).unlink()
+        for index in range(12):
+            self.post(call_payload(f"Q-HELP{index}", start=BASE_TIME + index))
+        self.assertEqual(self.run_queue(batch=12), 12)
+        self.assertEqual(
+            Trigger.search_count([("cron_id", "=", helper.id)]), 1, "a full batch: woken"
+        )
+        Trigger.search([("cron_id", "=", helper.id)]).unlink()
+        for index in range(12, 20):
+            self.post(call_payload(f"Q-HELP{index}", start=BASE_TIME + index))
+        self.assertEqual(self.run_queue(batch=5), 8)
+        self.assertEqual(
+            Trigger.search_count([("cron_id", "=", helper.id)]), 1, "once per run, not per batch"
+        )
+        Trigger.search([("cron_id", "=", helper.id)]).unlink()
+        self.assertEqual(self.run_queue(batch=12), 0)
+        self.assertFalse(Trigger.search([("cron_id", "=", helper.id)]), "nothing waits: alone")
+
+        # the second scheduled action itself: it drains and wakes nobody, even on a full batch
+        for index in range(20, 70):
+            self.post(call_payload(f"Q-HELP{index}", start=BASE_TIME + index))
+        self.env.flush_all()
+        with self.registry.cursor() as cr:
+            api.Environment(cr, SUPERUSER_ID, {}).ref(QUEUE_HELPER_CRON).method_direct_trigger()
+        self.env.invalidate_all()
+        self.assertEqual(self.Call.search_count([("vpbx_call_id", "=like", "Q-HELP%")]), 70)
+        self.assertFalse(self.events().filtered(lambda e: e.state == "new"))
+        self.assertFalse(Trigger.search([("cron_id", "=", helper.id)]))
 
     def test_live_events_at_once_final_record_queued(self):
         self.post(live_payload("Q-LIVE"))
