@@ -1158,6 +1158,25 @@ class VpbxCall(models.Model):
         employee = self.employee_id.with_context(prefetch_fields=False)
         return employee.name or self.agent_name or self.extension or ""
 
+    def _vpbx_note_texts(self):
+        """What every call's note is written with, in the current language, looked up once per
+        transaction: ``env._`` finds the caller's module from its frames and a selection's
+        labels are translated at each read, each ~0.1 ms per call of a queue batch."""
+        key = ("vpbx_note_texts", self.env.lang)
+        texts = self.env.cr.cache.get(key)
+        if texts is None:
+            _ = self.env._
+            texts = self.env.cr.cache[key] = {
+                "direction": dict(self._fields["direction"]._description_selection(self.env)),
+                "status": dict(self._fields["status"]._description_selection(self.env)),
+                "call": _("%(direction)s call, %(status)s, duration %(duration)s"),
+                "agent": _("%(call)s, agent %(agent)s"),
+                "recording": _("Recording"),
+                "recording_text": _("%(label)s: %(text)s"),
+                "subtype_id": self.env["ir.model.data"]._xmlid_to_res_id("mail.mt_note"),
+            }
+        return texts
+
     def _vpbx_post_note(self):
         self.ensure_one()
         # written for the team in the language of the call's agent (else the company's), not
@@ -1165,19 +1184,16 @@ class VpbxCall(models.Model):
         lang = self.user_id.lang or self.company_id.partner_id.lang
         if lang and lang != self.env.lang:
             return self.with_context(lang=lang)._vpbx_post_note()
-        _ = self.env._
-        direction = dict(self._fields["direction"]._description_selection(self.env))
-        status = dict(self._fields["status"]._description_selection(self.env))
-        text = _(
-            "%(direction)s call, %(status)s, duration %(duration)s",
-            direction=direction.get(self.direction, self.direction),
-            status=status.get(self.status, self.status),
-            duration=_format_seconds(self.duration),
-        )
+        texts = self._vpbx_note_texts()
+        text = texts["call"] % {
+            "direction": texts["direction"].get(self.direction, self.direction),
+            "status": texts["status"].get(self.status, self.status),
+            "duration": _format_seconds(self.duration),
+        }
         agent = self._vpbx_agent_label()
         if agent:
-            text = _("%(call)s, agent %(agent)s", call=text, agent=agent)
-        body = Markup("<p>%s</p>") % text + self._vpbx_recording_html()
+            text = texts["agent"] % {"call": text, "agent": agent}
+        body = Markup("<p>%s</p>") % text + self._vpbx_recording_html(texts)
         # A note notifies nobody: written as the row mail.message's create would write, every
         # value given (call_notes.py), without reading the author's email and the company's
         # catchall for a reply-to that nobody uses. message_post's recipient and notification
@@ -1211,7 +1227,7 @@ class VpbxCall(models.Model):
             "body": body,
             "message_type": "comment",
             "is_internal": True,
-            "subtype_id": self.env["ir.model.data"]._xmlid_to_res_id("mail.mt_note"),
+            "subtype_id": self._vpbx_note_texts()["subtype_id"],
             "author_id": self.user_id.partner_id.id or self._vpbx_current_partner_id(),
             "email_from": False,
             "reply_to": False,
@@ -1230,7 +1246,13 @@ class VpbxCall(models.Model):
     def _vpbx_current_partner_id(self):
         # webhooks and crons run as the superuser: its partner without reading res_users
         if self.env.uid == SUPERUSER_ID:
-            return self.env["ir.model.data"]._xmlid_to_res_id("base.partner_root")
+            # once per transaction: an ormcache hit still costs ~30 µs
+            cache = self.env.cr.cache
+            if "vpbx_root_partner_id" not in cache:
+                cache["vpbx_root_partner_id"] = self.env["ir.model.data"]._xmlid_to_res_id(
+                    "base.partner_root"
+                )
+            return cache["vpbx_root_partner_id"]
         return self.env.user.partner_id.id
 
     def _vpbx_local_day(self, user):
@@ -1346,21 +1368,21 @@ class VpbxCall(models.Model):
         self.env["vpbx.recording"].sudo().search([("call_id", "in", self.ids)]).unlink()
         return super().unlink()
 
-    def _vpbx_recording_html(self):
+    def _vpbx_recording_html(self, texts=None):
         """The recording in a note: a link to the checked route (the chatter adds a player to
-        it) for an http(s) URL, the PBX's text escaped otherwise, nothing without one."""
+        it) for an http(s) URL, the PBX's text escaped otherwise, nothing without one.
+        `texts`: ``_vpbx_note_texts()``, in the note's language."""
         self.ensure_one()
-        label = self.env._("Recording")
+        if not self.recording_url:
+            return Markup()
+        texts = texts or self._vpbx_note_texts()
         if self.vpbx_recording_src:
             return Markup(
                 '<p><a class="o_vpbx_recording" href="%s" target="_blank"'
                 ' rel="noopener noreferrer">%s</a></p>'
-            ) % (self.vpbx_recording_src, label)
-        if self.recording_url:
-            return Markup("<p>%s</p>") % self.env._(
-                "%(label)s: %(text)s", label=label, text=self.recording_url
-            )
-        return Markup()
+            ) % (self.vpbx_recording_src, texts["recording"])
+        text = texts["recording_text"] % {"label": texts["recording"], "text": self.recording_url}
+        return Markup("<p>%s</p>") % text
 
     # ------------------------------------------------------------------ do-not-call
 

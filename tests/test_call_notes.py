@@ -2,6 +2,9 @@
 ``mail.message.create`` writes for the same values, column for column, and the chatter reads
 it as one of its own."""
 
+import random
+from unittest.mock import patch
+
 from markupsafe import Markup
 
 from odoo.tests import TransactionCase, tagged
@@ -33,6 +36,13 @@ class TestCallNotes(TransactionCase):
     def test_same_row_as_the_orm(self):
         bodies = [
             Markup("<p>%s</p>") % "Inbound call, answered, duration 1:05",
+            # stored without the sanitizer (STABLE_BODY), and the PBX's quotes, which it rewrites
+            Markup("<p>%s</p>") % "Cuộc gọi đến, trả lời, nhân viên Nguyễn Văn A & <B>"
+            + Markup(
+                '<p><a class="o_vpbx_recording" href="/vpbx/call/7/recording" target="_blank"'
+                ' rel="noopener noreferrer">Ghi âm</a></p>'
+            ),
+            Markup("<p>%s</p>") % 'agent O\'Neil "Bob"\xa0\x01',
             # the PBX's text, escaped by the caller; and what the sanitizer would strip
             Markup("<p>%s</p>") % "<script>alert(1)</script> Nguyễn Văn A"
             + Markup(
@@ -59,9 +69,53 @@ class TestCallNotes(TransactionCase):
             self.assertRegex(
                 sql_row["message_id"], r"^<[\d.]+-openerp-\d+-(res\.partner|crm\.lead)@"
             )
-        self.assertNotIn("onclick", sql_rows[1]["body"])
-        self.assertNotIn("<script>", sql_rows[1]["body"])
-        self.assertEqual(len({row["message_id"] for row in sql_rows + orm_rows}), 8)
+        self.assertNotIn("onclick", sql_rows[3]["body"])
+        self.assertNotIn("<script>", sql_rows[3]["body"])
+        self.assertEqual(len({row["message_id"] for row in sql_rows + orm_rows}), 16)
+
+    def test_stable_bodies_are_what_the_sanitizer_returns(self):
+        """A body STABLE_BODY lets through unsanitized is one the sanitizer returns unchanged:
+        a call's text in any characters (Vietnamese, symbols, the PBX's markup escaped),
+        after an escaped paragraph or before a recording link. Deterministic samples."""
+        field = self.env["mail.message"]._fields["body"]
+        Message = self.env["mail.message"]
+        rng = random.Random(18)
+        alphabet = (
+            [chr(code) for code in range(0x20, 0x250)]
+            + [chr(rng.randrange(0x250, 0x10000)) for _ in range(600)]
+            + list("\t\n\r\x00\x01\x0b\x7f\x85\xa0\xad\u200b\u2028\ufeff\ufffe\uffff🙂ệẫ")
+        )
+        stable = 0
+        for index in range(1500):
+            texts = ["".join(rng.choice(alphabet) for _ in range(rng.randint(1, 14))) for _ in "ab"]
+            body = Markup("<p>%s</p>") % texts[0]
+            if index % 3 == 1:
+                body += Markup("<p>%s</p>") % texts[1]
+            elif index % 3 == 2:
+                body += Markup(
+                    '<p><a class="o_vpbx_recording" href="/vpbx/call/%s/recording"'
+                    ' target="_blank" rel="noopener noreferrer">%s</a></p>'
+                ) % (index, texts[1])
+            if call_notes.STABLE_BODY.fullmatch(body):
+                stable += 1
+                self.assertEqual(str(field.convert_to_column(body, Message)), str(body))
+        self.assertGreater(stable, 300, "most samples take the short way")
+        for rewritten in ("O'Neil", 'say "hi"', "a\xa0b", "tab\rcr", "x\x01", "\ufffe", "🙂"):
+            self.assertIsNone(call_notes.STABLE_BODY.fullmatch(Markup("<p>%s</p>") % rewritten))
+        # markup the caller did not build stays for the sanitizer
+        for other in ('<p onclick="x()">a</p>', "<p>a</p><script>b</script>", "<div>a</div>"):
+            self.assertIsNone(call_notes.STABLE_BODY.fullmatch(Markup(other)))
+
+    def test_a_call_note_is_not_sanitized_again(self):
+        field = type(self.env["mail.message"]._fields["body"])
+        bodies = [Markup("<p>%s</p>") % "Inbound call, answered, agent Trần <Thị>", "<p>plain</p>"]
+        with patch.object(
+            field, "convert_to_column", autospec=True, side_effect=field.convert_to_column
+        ) as convert:
+            call_notes.insert_notes(
+                self.env, [self.values("res.partner", self.partner.id, body) for body in bodies]
+            )
+        self.assertEqual(convert.call_count, 1, "only the body that is not a call's Markup")
 
     def test_chatter_reads_it(self):
         before = self.partner.message_ids  # in the cache: the insert must clear it
