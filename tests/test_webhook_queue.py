@@ -5,6 +5,7 @@ a replay maps the body afresh. Also the per-worker caches the webhook path reads
 call settings, webhook tokens): a change made through the ORM is seen by the next delivery.
 """
 
+import json
 import logging
 from unittest.mock import patch
 
@@ -179,6 +180,47 @@ class TestWebhookQueue(VpbxWebhookCommon):
         self.assertEqual(self.Call.search_count([("vpbx_call_id", "=like", "Q-HELP%")]), 70)
         self.assertFalse(self.events().filtered(lambda e: e.state == "new"))
         self.assertFalse(Trigger.search([("cron_id", "=", helper.id)]))
+
+    def test_a_batch_not_full_waits_for_the_next_deliveries(self):
+        """After a batch that was not full the run waits QUEUE_GATHER before its next claim:
+        the deliveries that come meanwhile are one batch, not one each. The queue's clock
+        stands for time; its sleep is when they come."""
+        Event = type(self.env["vpbx.webhook.event"])
+        apply_batch = Event._vpbx_apply_batch
+        batches = []
+
+        def counted_apply_batch(events):
+            batches.append(len(events))
+            return apply_batch(events)
+
+        self.post(call_payload("Q-GATHER0"))
+        self.env.flush_all()
+        with self.registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            arrivals = iter([[f"Q-GATHER{index}" for index in range(1, 4)]])
+
+            class Clock(_Clock):
+                def sleep(clock, seconds):
+                    super().sleep(seconds)
+                    if seconds != vpbx_webhook_event.QUEUE_GATHER:
+                        return
+                    for call_id in next(arrivals, []):
+                        env["vpbx.webhook.event"]._vpbx_receive(
+                            env["vpbx.pbx"].browse(self.pbx.id),
+                            json.dumps(call_payload(call_id)).encode(),
+                            "application/json",
+                            "127.0.0.1",
+                        )
+
+            with (
+                patch.object(Event, "_vpbx_apply_batch", counted_apply_batch),
+                patch.object(vpbx_webhook_event, "time", Clock()),
+            ):
+                done = env["vpbx.webhook.event"]._cron_vpbx_process_queue(grace=0, helper=False)
+        self.env.invalidate_all()
+        self.assertEqual(done, 4)
+        self.assertEqual(batches, [1, 3], "what came during the wait: one batch")
+        self.assertEqual(self.Call.search_count([("vpbx_call_id", "=like", "Q-GATHER%")]), 4)
 
     def test_live_events_at_once_final_record_queued(self):
         self.post(live_payload("Q-LIVE"))
