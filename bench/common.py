@@ -49,7 +49,8 @@ Odoo server
     ``.gevent_port`` (the websocket's under --workers; ``.wait_gevent()`` until it listens);
     ``.worker_pids()`` (HTTP/cron workers, not the gevent process); ``.kill_worker(sig=SIGKILL)``
     kills one worker and returns its pid (the prefork master spawns a new one);
-    ``.alive()``; ``.log_path``.
+    ``.alive()``; ``.log_path``; ``.cpu_seconds()`` CPU seconds so far by kind (workers,
+    websocket, postgres, client): the difference over a phase, per request, says who paid.
 PBX account
     ``PBX_CODE`` odoo-bin shell code defining ``pbx``: the main company's first PBX account,
     created (named "Bench") when there is none, since benchmark databases have no demo data;
@@ -714,6 +715,32 @@ class OdooServer:
                 if "gevent" not in child.cmdline():  # the websocket process: `odoo-bin gevent`
                     pids.append(child.pid)
         return pids
+
+    def cpu_seconds(self):
+        """CPU seconds (user + system) used so far by this server's processes, by kind:
+        ``workers`` (master, HTTP and cron workers), ``websocket`` (the gevent process), and by
+        ``postgres`` (every PostgreSQL process of the machine) and ``client`` (this process: the
+        senders and listeners of the bench)."""
+        import resource
+
+        import psutil
+
+        used = {"workers": 0.0, "websocket": 0.0, "postgres": 0.0}
+        if self.alive():
+            master = psutil.Process(self.proc.pid)
+            for process in [master, *master.children(recursive=True)]:
+                with contextlib.suppress(psutil.Error):
+                    times = process.cpu_times()
+                    kind = "websocket" if "gevent" in process.cmdline() else "workers"
+                    used[kind] += times.user + times.system
+        for process in psutil.process_iter(["name"]):
+            if process.info["name"] == "postgres":
+                with contextlib.suppress(psutil.Error):
+                    times = process.cpu_times()
+                    used["postgres"] += times.user + times.system
+        own = resource.getrusage(resource.RUSAGE_SELF)
+        used["client"] = own.ru_utime + own.ru_stime
+        return used
 
     def kill_worker(self, sig=signal.SIGKILL):
         pids = self.worker_pids()

@@ -784,9 +784,31 @@ def bench_live(db, size, quick):
                 return call_id, started
 
             post(f"LIVE-WARM-{run}", numbers[0])
+
+            def settled(timeout=15):
+                """Until the websocket has had every notification: the gevent process may still
+                be sending them after the last POST was answered, on the same CPUs."""
+                seen, deadline = -1, time.time() + timeout
+                while len(client.arrived) != seen and time.time() < deadline:
+                    seen = len(client.arrived)
+                    time.sleep(0.5)
+
+            def measured(send):
+                """``(result, {kind: core-ms per request})`` of one phase."""
+                before = server.cpu_seconds()
+                result = send()
+                after = server.cpu_seconds()
+                requests = result["requests"] or 1
+                return result, {
+                    kind: round((after[kind] - before[kind]) * 1000 / requests, 2)
+                    for kind in before
+                }
+
             for level in (1, 4):
-                health = common.load(
-                    f"{server.url}/web/health", n=health_n[level], concurrency=level
+                health, health_cpu = measured(
+                    lambda level=level: common.load(
+                        f"{server.url}/web/health", n=health_n[level], concurrency=level
+                    )
                 )
                 ids = [f"LIVE-{run}-{level}-{i}" for i in range(per_level[level])]
                 with concurrent.futures.ThreadPoolExecutor(level) as pool:
@@ -807,18 +829,28 @@ def bench_live(db, size, quick):
                 )
                 # throughput with the keep-alive driver of /web/health (other new calls)
                 load_ids = [f"LIVE-{run}-{level}-load-{i}" for i in range(load_n[level])]
-                hook = common.load(
-                    url,
-                    [
-                        _ringing(call_id, numbers[i % len(numbers)])
-                        for i, call_id in enumerate(load_ids)
-                    ],
-                    concurrency=level,
-                )
+                load_bodies = [
+                    _ringing(call_id, numbers[i % len(numbers)])
+                    for i, call_id in enumerate(load_ids)
+                ]
+                before = server.cpu_seconds()
+                hook = common.load(url, load_bodies, concurrency=level)
+                # the CPU of the load counts the websocket's sending of its notifications
+                settled()
+                after = server.cpu_seconds()
+                live_cpu = {
+                    kind: round((after[kind] - before[kind]) * 1000 / (hook["requests"] or 1), 2)
+                    for kind in before
+                }
                 rps = hook["rps"]
                 # the floor: deliveries stored raw and rejected (no record in them), nothing
-                # looked up or pushed: the cheapest answer a webhook POST gets
-                floor = common.load(url, ["{}"] * per_level[level], concurrency=level)
+                # looked up or pushed: the cheapest answer a webhook POST gets; as many as
+                # /web/health's, once the websocket is done with the load's notifications
+                floor, floor_cpu = measured(
+                    lambda level=level: common.load(
+                        url, ["{}"] * health_n[level], concurrency=level
+                    )
+                )
                 row = {
                     "senders": level,
                     "events": len(ids),
@@ -841,6 +873,8 @@ def bench_live(db, size, quick):
                     "floor_ratio": round(floor["rps"] / health["rps"], 3)
                     if floor["rps"] and health["rps"]
                     else None,
+                    # core-ms of CPU per request, by process kind
+                    "cpu_ms": {"health": health_cpu, "floor": floor_cpu, "ringing": live_cpu},
                 }
                 result["levels"].append(row)
                 say(
@@ -1852,9 +1886,10 @@ def table(results):
             "From the POST of a `ringing` event to its notification on a websocket logged in as"
             " the agent (the websocket on Odoo's gevent port); ringing events per second"
             " (keep-alive senders, as for /web/health) next to /web/health at the"
-            " same concurrency. *Floor*: as many deliveries holding no record (`{}`), each"
-            " stored raw and answered 400 *rejected*, nothing looked up or pushed: the"
-            " cheapest delivery."
+            " same concurrency. *Floor*: as many deliveries holding no record (`{}`) as"
+            " /web/health's requests, sent once the websocket has had the ringing events'"
+            " notifications, each stored raw and answered 400 *rejected*, nothing looked up or"
+            " pushed: the cheapest delivery."
         )
         add("")
         add(
@@ -1870,6 +1905,33 @@ def table(results):
                 f" {level.get('floor_rps')} | {level.get('floor_ratio')} |"
             )
         add("")
+        with_cpu = [level for level in live["levels"] if level.get("cpu_ms")]
+        if with_cpu:
+            add(
+                "CPU per request (core-ms, user + system) in the same run, by who spent it:"
+                " Odoo's HTTP and cron workers, its websocket (gevent) process, PostgreSQL, and"
+                " the bench (senders, the agent's websocket client). A ringing event's share"
+                " counts the websocket sending its notification (measured until the last one"
+                " arrived), which /web/health and the floor do not have."
+            )
+            add("")
+            add(
+                "| senders | request | workers | websocket | PostgreSQL | bench | total |"
+                " total / health's |"
+            )
+            add("|---:|---|---:|---:|---:|---:|---:|---:|")
+            for level in with_cpu:
+                health_total = sum(level["cpu_ms"]["health"].values())
+                for name in ("health", "floor", "ringing"):
+                    cpu = level["cpu_ms"][name]
+                    total = sum(cpu.values())
+                    add(
+                        f"| {level['senders']} | {name} | {cpu['workers']} |"
+                        f" {cpu['websocket']} | {cpu['postgres']} | {cpu['client']} |"
+                        f" {round(total, 2)} |"
+                        f" {round(total / health_total, 2) if health_total else ''} |"
+                    )
+            add("")
     route = results.get("route")
     if route and route.get("levels"):
         add(
