@@ -57,7 +57,7 @@ QUEUED = "state = 'new'"
 RETRIED = "state IN ('new', 'failed')"
 #: A batch of the queue: the oldest waiting deliveries no other run holds.
 QUEUE_CLAIM = (
-    "SELECT id FROM vpbx_webhook_event WHERE state = 'new'"
+    f"SELECT id FROM vpbx_webhook_event WHERE {QUEUED}"  # the partial index's own predicate
     " ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED"
 )
 #: dbname -> time.monotonic() of this worker's last trigger of the queue
