@@ -47,6 +47,7 @@ import contextlib
 import json
 import os
 import random
+import re
 import sys
 import tempfile
 import time
@@ -2267,6 +2268,35 @@ def table(results):
     return "\n".join(lines)
 
 
+SETUP_LABEL = re.compile(r"^(?P<sections>[a-z/]+) section \(([0-9-]+)\), its own database: ")
+
+
+def merged_setup(old_lines, measured_now, lines):
+    """The data set-up lines of the sections a merged run keeps, then this run's.
+
+    A line of an earlier merged run says which sections its database served; a run's lines are
+    kept while one of those sections still shows that run's figures, so each run replaces the
+    lines of the sections it measured again instead of adding to them.
+    """
+    runs = []  # [(sections, lines)], oldest first
+    for line in old_lines:
+        match = SETUP_LABEL.match(line)
+        # an unlabelled line: the full run the first results came from
+        sections = set(match["sections"].split("/")) if match else set(SECTIONS)
+        text = line[match.end() :] if match else line
+        if not runs or runs[-1][0] != sections or text.startswith("database with"):
+            runs.append((sections, []))
+        runs[-1][1].append(line)
+    covered = set(measured_now)
+    kept = []
+    for sections, run_lines in reversed(runs):
+        if sections - covered:
+            kept = run_lines + kept
+        covered |= sections
+    label = f"{'/'.join(measured_now)} section ({time.strftime('%Y-%m-%d')}), its own database"
+    return kept + [f"{label}: {line}" for line in lines]
+
+
 def main():
     parser = argparse.ArgumentParser(prog="./dev bench", description=__doc__)
     parser.add_argument("--sizes", default="10000,100000,1000000")
@@ -2416,9 +2446,7 @@ def main():
             if section not in results and section in old:
                 results[section] = old[section]
                 results["measured"][section] = old.get("measured", {}).get(section)
-        # the kept sections' data set-up too; this run's lines say which sections they serve
-        label = f"{'/'.join(measured_now)} section ({time.strftime('%Y-%m-%d')}), its own database"
-        results["setup"] = old.get("setup", []) + [f"{label}: {line}" for line in results["setup"]]
+        results["setup"] = merged_setup(old.get("setup", []), measured_now, results["setup"])
     results["total_s"] = round(time.time() - started, 1)
     results["load_avg_after"] = [round(v, 2) for v in os.getloadavg()]
     text = table(results)

@@ -37,8 +37,10 @@ MAX_EVENT_ATTEMPTS = 5
 CRON_DELAY_MINUTES = 2
 CRON_BATCH = 200
 MAX_ERROR_LENGTH = 4000
-#: Deliveries processed in one transaction by the queue's scheduled action.
-QUEUE_BATCH = 50
+#: Deliveries processed in one transaction by the queue's scheduled action. 100: the ORM
+#: inserts new rows 100 per INSERT, and a delivery's share of its batch costs least there
+#: (0.45 ms against 0.54 with 50 and 0.48 with 200: bench/RESULTS.md, notes of session 15).
+QUEUE_BATCH = 100
 #: A run of the queue stops taking new batches after this share of the server's time limit for
 #: a scheduled action (real time or CPU, the lower; see queue_time_budget)...
 QUEUE_TIME_SHARE = 0.25
@@ -51,7 +53,7 @@ QUEUE_GRACE = 0.6
 #: After a batch that was not full, a run waits this long (seconds) before its next claim: the
 #: deliveries coming meanwhile make one batch, not several small ones that each pay a batch's
 #: own cost (its claim, lookups, statements and commit: about as much as 10 deliveries).
-QUEUE_GATHER = 0.05
+QUEUE_GATHER = 0.1
 #: The events the queue takes, and those the retry job takes (partial indexes of both).
 QUEUED = "state = 'new'"
 RETRIED = "state IN ('new', 'failed')"
