@@ -1627,12 +1627,7 @@ def targets(results):
         )
         four = next((lv for lv in run["levels"] if lv["senders"] == 4), None)
         if four and run["mode"] == _default_mode(ingest):
-            # unrounded: at the line, 49.96 % is not 50 %
-            share = (
-                four["stored_per_s"] / four["health"]["rps"]
-                if four.get("stored_per_s") and four["health"]["rps"]
-                else None
-            )
+            share = _stored_ratio(four)
             out.append(
                 (
                     f"{name}: stored calls/s >= 50% of /web/health req/s at 4 senders",
@@ -1811,12 +1806,11 @@ def _mode_name(ingest, mode):
 
 
 def _stored_ratio(level):
-    """Calls stored per second (sending plus draining) over /web/health req/s."""
-    if level.get("stored_ratio") is not None:
-        return level["stored_ratio"]
+    """Calls stored per second (sending plus draining) over /web/health req/s, unrounded where
+    both rates are known: at the line, 49.96 % is not 50 %."""
     if level.get("stored_per_s") and level["health"]["rps"]:
-        return round(level["stored_per_s"] / level["health"]["rps"], 3)
-    return None
+        return level["stored_per_s"] / level["health"]["rps"]
+    return level.get("stored_ratio")
 
 
 def _share(ratio):
